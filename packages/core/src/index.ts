@@ -1,1 +1,105 @@
-export {};
+// Public API of @micro/core, re-exported by explicit name.
+
+export type {
+  Broker,
+  BrokerHandler,
+  BrokerMessage,
+  BrokerOptions,
+  Event,
+  NackOptions,
+  PublishOptions,
+  SubscribeOptions,
+  Subscriber,
+} from './broker/broker.js';
+export { type DispatchOptions, dispatchEvent } from './broker/dispatch.js';
+export { decodeEnvelope, encodeEnvelope } from './broker/envelope.js';
+export { createMemoryBroker, MemoryBroker, type MemoryBrokerOptions } from './broker/memory.js';
+export { BytesCodec, bytesCodec } from './codec/bytes.js';
+export { type Codec, Codecs, codecError, normalizeContentType } from './codec/codec.js';
+export { JsonCodec, jsonCodec } from './codec/json.js';
+export {
+  badRequest,
+  cancelled,
+  conflict,
+  ErrorIds,
+  forbidden,
+  fromError,
+  internalServerError,
+  isMicroError,
+  isRetryable,
+  MicroError,
+  type MicroErrorJSON,
+  type MicroErrorOptions,
+  methodNotAllowed,
+  notFound,
+  parseError,
+  payloadTooLarge,
+  statusText,
+  timeout,
+  unauthorized,
+  unavailable,
+  unsupportedMediaType,
+} from './errors/errors.js';
+export { AsyncQueue } from './internal/async-queue.js';
+export { InFlight } from './internal/in-flight.js';
+export {
+  type ConsoleLoggerOptions,
+  createConsoleLogger,
+  type LogFields,
+  type Logger,
+  type LogLevel,
+  silentLogger,
+} from './logger/logger.js';
+export { getHeader, Metadata, type MetadataInit } from './metadata/metadata.js';
+export { createMemoryRegistry, MemoryRegistry } from './registry/memory.js';
+export {
+  DEFAULT_REGISTER_INTERVAL,
+  DEFAULT_REGISTER_TTL,
+  type Endpoint,
+  type Node,
+  type RegisterOptions,
+  type Registry,
+  type RegistryOptions,
+  type Service,
+  type Value,
+  type WatchAction,
+  type WatchEvent,
+  type Watcher,
+  type WatchOptions,
+} from './registry/registry.js';
+export { mergeByVersion, normalizeService } from './registry/util.js';
+export { QueueWatcher } from './registry/watcher.js';
+export { filterEndpoint, filterLabel, filterVersion } from './selector/filters.js';
+export { random } from './selector/random.js';
+export {
+  createRegistrySelector,
+  RegistrySelector,
+  type RegistrySelectorOptions,
+} from './selector/registry-selector.js';
+export {
+  DEFAULT_CACHE_TTL,
+  DEFAULT_COOLDOWN,
+  type Filter,
+  type Next,
+  type SelectOptions,
+  type Selector,
+  type SelectorOptions,
+  type Strategy,
+} from './selector/selector.js';
+export {
+  createMemoryTransport,
+  MemoryTransport,
+  type MemoryTransportOptions,
+} from './transport/memory.js';
+export {
+  DEFAULT_DIAL_TIMEOUT,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  type DialOptions,
+  type Header,
+  type Listener,
+  type ListenOptions,
+  type Message,
+  type Socket,
+  type Transport,
+  type TransportOptions,
+} from './transport/transport.js';

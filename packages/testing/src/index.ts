@@ -1,1 +1,16 @@
-export {};
+// Public API of @micro/testing, re-exported by explicit name.
+
+export { type BrokerCapabilities, brokerConformance } from './broker.js';
+export { type CodecCapabilities, codecConformance } from './codec.js';
+export {
+  controlServer,
+  describeWithServer,
+  randomName,
+  rejection,
+  type WaitOptions,
+  waitFor,
+  within,
+} from './helpers.js';
+export { type RegistryCapabilities, registryConformance } from './registry.js';
+export { type SelectorFactoryOptions, selectorConformance } from './selector.js';
+export { type TransportCapabilities, transportConformance } from './transport.js';
