@@ -41,6 +41,7 @@ export {
   unsupportedMediaType,
 } from './errors/errors.js';
 export { AsyncQueue } from './internal/async-queue.js';
+export { type BackoffOptions, backoffDelay, sleep } from './internal/backoff.js';
 export { InFlight } from './internal/in-flight.js';
 export {
   type ConsoleLoggerOptions,
@@ -51,6 +52,7 @@ export {
   silentLogger,
 } from './logger/logger.js';
 export { getHeader, Metadata, type MetadataInit } from './metadata/metadata.js';
+export { decodeZlibHex, encodeZlibHex } from './registry/encoding.js';
 export { createMemoryRegistry, MemoryRegistry } from './registry/memory.js';
 export {
   DEFAULT_REGISTER_INTERVAL,
