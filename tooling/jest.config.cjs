@@ -3,7 +3,14 @@
 // the workspace sources so tests never wait for a build.
 const path = require('node:path');
 
+const fs = require('node:fs');
+
 const packagesDir = path.resolve(__dirname, '../packages');
+// Only workspace packages map to sources; any other @micro/* name resolves (and
+// fails) normally, as it would for a user.
+const workspacePackages = fs
+  .readdirSync(packagesDir)
+  .filter((name) => fs.existsSync(path.join(packagesDir, name, 'src/index.ts')));
 
 /** @param {string} packageDir the directory of the package's jest.config.cjs */
 module.exports = function jestConfig(packageDir) {
@@ -21,7 +28,7 @@ module.exports = function jestConfig(packageDir) {
       ],
     },
     moduleNameMapper: {
-      '^@micro/([a-z0-9-]+)$': `${packagesDir}/$1/src/index.ts`,
+      [`^@micro/(${workspacePackages.join('|')})$`]: `${packagesDir}/$1/src/index.ts`,
       '^(\\.{1,2}/.*)\\.js$': '$1',
     },
     modulePathIgnorePatterns: ['<rootDir>/dist/'],

@@ -14,9 +14,32 @@ export type {
 export { type DispatchOptions, dispatchEvent } from './broker/dispatch.js';
 export { decodeEnvelope, encodeEnvelope } from './broker/envelope.js';
 export { createMemoryBroker, MemoryBroker, type MemoryBrokerOptions } from './broker/memory.js';
+export type {
+  CallFunc,
+  CallOptions,
+  CallWrapper,
+  Client,
+  ClientEndpoint,
+  ClientOptions,
+  ClientRequest,
+  ClientStream,
+  HandlerClient,
+  PublishOptions as ClientPublishOptions,
+  RequestOptions,
+  ServiceClient,
+  StreamOptions,
+} from './client/client.js';
+export { type CreateClientOptions, createClient } from './client/create-client.js';
+export { DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRIES, RpcClient } from './client/rpc-client.js';
 export { BytesCodec, bytesCodec } from './codec/bytes.js';
 export { type Codec, Codecs, codecError, normalizeContentType } from './codec/codec.js';
 export { JsonCodec, jsonCodec } from './codec/json.js';
+export {
+  defaultBroker,
+  defaultCodecs,
+  defaultRegistry,
+  defaultTransport,
+} from './defaults.js';
 export {
   badRequest,
   cancelled,
@@ -88,6 +111,41 @@ export {
   type SelectorOptions,
   type Strategy,
 } from './selector/selector.js';
+export { DEFAULT_SHUTDOWN_TIMEOUT, RpcServer } from './server/rpc-server.js';
+export {
+  type Context,
+  type EndpointDescription,
+  type HandleOptions,
+  type HandlerFunc,
+  type HandlerWrapper,
+  isStreamHandler,
+  type MessageContext,
+  type Server,
+  type ServerMessage,
+  type ServerOptions,
+  type ServerRequest,
+  type ServerStream,
+  type ServerSubscribeOptions,
+  type StreamHandler,
+  type SubscriberFunc,
+  type SubscriberHandler,
+  type SubscriberWrapper,
+  stream,
+} from './server/server.js';
+export {
+  type EnvConfig,
+  loadPlugin,
+  type PluginKind,
+  parseDuration,
+  readEnv,
+} from './service/env.js';
+export {
+  createService,
+  type Hook,
+  type MicroService,
+  type SelectorFactoryContext,
+  type ServiceOptions,
+} from './service/service.js';
 export {
   createMemoryTransport,
   MemoryTransport,

@@ -1,0 +1,465 @@
+import { randomUUID } from 'node:crypto';
+import type { Codec } from '../codec/codec.js';
+import {
+  cancelled,
+  ErrorIds,
+  internalServerError,
+  isMicroError,
+  isRetryable,
+  type MicroError,
+  parseError,
+  timeout,
+} from '../errors/errors.js';
+import { backoffDelay, sleep } from '../internal/backoff.js';
+import { Headers, PROTOCOL_HEADERS } from '../internal/headers.js';
+import { RpcStream } from '../internal/rpc-stream.js';
+import { type Logger, silentLogger } from '../logger/logger.js';
+import { getHeader, Metadata } from '../metadata/metadata.js';
+import type { Node } from '../registry/registry.js';
+import type { Next } from '../selector/selector.js';
+import type { Header, Message, Socket } from '../transport/transport.js';
+import type {
+  CallFunc,
+  CallOptions,
+  Client,
+  ClientOptions,
+  ClientRequest,
+  ClientStream,
+  PublishOptions,
+  RequestOptions,
+  ServiceClient,
+  StreamOptions,
+} from './client.js';
+
+/** go-micro v4.10+'s request timeout. */
+export const DEFAULT_REQUEST_TIMEOUT = 30_000;
+/** Retries after the first attempt. */
+export const DEFAULT_RETRIES = 3;
+
+const DEFAULT_CONTENT_TYPE = 'application/json';
+const DEFAULT_DIAL_TIMEOUT = 5_000;
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The RPC client. One call has one deadline; each attempt gets the time left
+ * (or less), sends that budget downstream in `Timeout`, and a failure that a
+ * retry can fix (503, 408) is retried on another node after a jittered backoff.
+ */
+export class RpcClient implements Client {
+  readonly #options: ClientOptions;
+  readonly #logger: Logger;
+  readonly #contentType: string;
+  readonly #requestTimeout: number;
+  readonly #retries: number;
+  readonly #dialTimeout: number;
+  readonly #backoff: { base: number; max: number };
+  readonly #call: CallFunc;
+  #sequence = 0;
+
+  /** @param options transport, selector, broker, codecs and defaults */
+  constructor(options: ClientOptions) {
+    this.#options = options;
+    this.#logger = options.logger ?? silentLogger;
+    this.#contentType = options.contentType ?? DEFAULT_CONTENT_TYPE;
+    this.#requestTimeout = options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT;
+    this.#retries = options.retries ?? DEFAULT_RETRIES;
+    this.#dialTimeout = options.dialTimeout ?? DEFAULT_DIAL_TIMEOUT;
+    this.#backoff = { base: options.backoff?.base ?? 50, max: options.backoff?.max ?? 1_000 };
+    this.#call = (options.wrappers ?? []).reduceRight<CallFunc>(
+      (next, wrap) => wrap(next),
+      (request) => this.#execute(request),
+    );
+  }
+
+  call<Response = unknown>(
+    service: string,
+    endpoint: string,
+    request: unknown,
+    options: CallOptions = {},
+  ): Promise<Response> {
+    return this.#call({ service, endpoint, body: request, options }) as Promise<Response>;
+  }
+
+  async publish(topic: string, message: unknown, options: PublishOptions = {}): Promise<void> {
+    const contentType = options.contentType ?? this.#contentType;
+    const codec = this.#options.codecs.require(contentType);
+    const header: Header = {};
+    if (options.metadata)
+      for (const [key, value] of new Metadata(options.metadata)) header[key] = value;
+    header[Headers.contentType] = contentType;
+    header[Headers.topic] = topic;
+    // go-micro writes this key literally: it lives in a broker envelope, never in HTTP.
+    header['Micro-ID'] = randomUUID();
+    await this.#options.broker.publish(topic, { header, body: codec.marshal(message) });
+  }
+
+  service<Handlers extends object>(
+    name: string,
+    defaults: CallOptions = {},
+  ): ServiceClient<Handlers> {
+    const handlers = new Map<string, object>();
+    return new Proxy({} as ServiceClient<Handlers>, {
+      get: (_target, handler) => {
+        if (typeof handler !== 'string') return undefined;
+        let methods = handlers.get(handler);
+        if (!methods) {
+          methods = this.#handlerProxy(name, handler, defaults);
+          handlers.set(handler, methods);
+        }
+        return methods;
+      },
+    });
+  }
+
+  #handlerProxy(service: string, handler: string, defaults: CallOptions): object {
+    return new Proxy(
+      {},
+      {
+        get: (_target, method) => {
+          if (typeof method !== 'string') return undefined;
+          const endpoint = `${handler}.${method}`;
+          const call = (request: unknown, options?: CallOptions) =>
+            this.call(service, endpoint, request, options ? { ...defaults, ...options } : defaults);
+          return Object.assign(call, {
+            stream: (options?: StreamOptions) =>
+              this.stream(service, endpoint, options ? { ...defaults, ...options } : defaults),
+          });
+        },
+      },
+    );
+  }
+
+  /** Every attempt of one call. */
+  async #execute(request: ClientRequest): Promise<unknown> {
+    const { service, endpoint, options } = request;
+    const contentType = options.contentType ?? this.#contentType;
+    const codec = this.#options.codecs.require(contentType);
+    const body = codec.marshal(request.body);
+    const parent = options.context;
+    let deadline = Date.now() + (options.timeout ?? this.#requestTimeout);
+    if (parent?.deadline !== undefined && parent.deadline < deadline) deadline = parent.deadline;
+    const signals = [options.signal, parent?.signal].filter(
+      (s): s is AbortSignal => s !== undefined,
+    );
+    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+    const header = this.#requestHeader(service, endpoint, contentType, options);
+    const retries = Math.max(0, options.retries ?? this.#retries);
+    let next: Next | undefined;
+    let lastError: unknown;
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      if (signal?.aborted) throw this.#cancelled(service, endpoint, signal);
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) break;
+      let node: Node | undefined;
+      try {
+        if (!next) next = await this.#next(service, options);
+        node = next();
+        const attemptTimeout = Math.min(options.attemptTimeout ?? remaining, remaining);
+        const response = await this.#attempt(
+          node,
+          header,
+          body,
+          codec,
+          attemptTimeout,
+          signal,
+          request,
+        );
+        if (!options.address) this.#options.selector.mark(service, node);
+        return response;
+      } catch (error) {
+        lastError = error;
+        if (node && !options.address) this.#options.selector.mark(service, node, error);
+        if (signal?.aborted) throw this.#cancelled(service, endpoint, signal);
+        if (!isRetryable(error) || attempt === retries) throw error;
+        this.#logger.debug('client: retrying', {
+          service,
+          endpoint,
+          attempt: attempt + 1,
+          node: node?.address,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+      const pause = Math.min(backoffDelay(attempt, this.#backoff), deadline - Date.now());
+      if (pause > 0) {
+        try {
+          await sleep(pause, signal);
+        } catch {
+          throw this.#cancelled(service, endpoint, signal!);
+        }
+      }
+    }
+    const last = lastError instanceof Error ? `; last error: ${lastError.message}` : '';
+    throw timeout(
+      ErrorIds.client,
+      `call to ${service} ${endpoint} timed out after ${options.timeout ?? this.#requestTimeout} ms${last}`,
+      lastError,
+    );
+  }
+
+  /** One attempt on one node. */
+  async #attempt(
+    node: Node,
+    baseHeader: Header,
+    body: Uint8Array,
+    codec: Codec,
+    attemptTimeout: number,
+    signal: AbortSignal | undefined,
+    request: ClientRequest,
+  ): Promise<unknown> {
+    const started = Date.now();
+    const socket = await this.#options.transport.dial(node.address, {
+      timeout: Math.min(this.#dialTimeout, attemptTimeout),
+      signal,
+    });
+    try {
+      const header: Header = { ...baseHeader };
+      header[Headers.id] = String(++this.#sequence);
+      // The budget left for the server, in go-micro's unit (nanoseconds).
+      header[Headers.timeout] = String(
+        Math.round(Math.max(1, attemptTimeout - (Date.now() - started)) * 1_000_000),
+      );
+      await socket.send({ header, body });
+      let response: Message;
+      try {
+        response = await receive(socket, attemptTimeout - (Date.now() - started), signal, () =>
+          timeout(
+            ErrorIds.client,
+            `call to ${request.service} ${request.endpoint} at ${node.address} timed out after ${attemptTimeout} ms`,
+          ),
+        );
+      } catch (error) {
+        // Tell the server why the caller is leaving, so its handler's signal says so.
+        if (isMicroError(error) && (error.code === 408 || error.code === 499)) {
+          void socket
+            .send({ header: { [Headers.error]: error.toString() }, body: EMPTY })
+            .catch(() => {});
+        }
+        throw error;
+      }
+      const failure = getHeader(response.header, Headers.error);
+      if (failure !== undefined && failure !== '') throw remoteError(failure);
+      const responseType = getHeader(response.header, Headers.contentType);
+      const responseCodec =
+        responseType && responseType !== codec.contentType
+          ? this.#options.codecs.require(responseType)
+          : codec;
+      try {
+        return responseCodec.unmarshal(response.body);
+      } catch (error) {
+        throw internalServerError(
+          `${ErrorIds.client}.codec`,
+          `cannot decode the response of ${request.service} ${request.endpoint}: ${(error as Error).message}`,
+          error,
+        );
+      }
+    } finally {
+      void socket.close();
+    }
+  }
+
+  async stream<Send = unknown, Recv = unknown>(
+    service: string,
+    endpoint: string,
+    options: StreamOptions = {},
+  ): Promise<ClientStream<Send, Recv>> {
+    const contentType = options.contentType ?? this.#contentType;
+    const codec = this.#options.codecs.require(contentType);
+    const parent = options.context;
+    const signals = [options.signal, parent?.signal].filter(
+      (s): s is AbortSignal => s !== undefined,
+    );
+    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+    let deadline = options.timeout === undefined ? undefined : Date.now() + options.timeout;
+    if (parent?.deadline !== undefined && (deadline === undefined || parent.deadline < deadline)) {
+      deadline = parent.deadline;
+    }
+    const header = this.#requestHeader(service, endpoint, contentType, options);
+    const id = String(++this.#sequence);
+    header[Headers.id] = id;
+    header[Headers.stream] = id;
+    if (deadline !== undefined) {
+      header[Headers.timeout] = String(Math.round(Math.max(1, deadline - Date.now()) * 1_000_000));
+    }
+    // Only the dial can be retried: nothing has reached a server yet.
+    const next = options.address ? undefined : await this.#next(service, options);
+    let socket: Socket | undefined;
+    let lastError: unknown;
+    for (let attempt = 0; attempt <= this.#retries && !socket; attempt++) {
+      const node = next ? next() : { id: options.address!, address: options.address! };
+      try {
+        socket = await this.#options.transport.dial(node.address, {
+          timeout: this.#dialTimeout,
+          signal,
+        });
+        if (next) this.#options.selector.mark(service, node);
+      } catch (error) {
+        lastError = error;
+        if (next) this.#options.selector.mark(service, node, error);
+        if (signal?.aborted) throw this.#cancelled(service, endpoint, signal);
+        if (!isRetryable(error)) throw error;
+        await sleep(backoffDelay(attempt, this.#backoff), signal).catch(() => {});
+      }
+    }
+    if (!socket) throw lastError;
+    return new RpcClientStream<Send, Recv>(
+      new RpcStream<Send, Recv>(socket, codec, header),
+      signal,
+      deadline,
+      () => this.#cancelled(service, endpoint, signal!),
+      () => timeout(ErrorIds.client, `stream ${service} ${endpoint} passed its deadline`),
+    );
+  }
+
+  async #next(service: string, options: RequestOptions): Promise<Next> {
+    if (options.address) {
+      const node: Node = { id: options.address, address: options.address };
+      return () => node;
+    }
+    return this.#options.selector.select(service, { filters: options.filters ?? [] });
+  }
+
+  #requestHeader(
+    service: string,
+    endpoint: string,
+    contentType: string,
+    options: RequestOptions,
+  ): Header {
+    const header: Header = {};
+    const inherited = options.context?.metadata;
+    if (inherited) {
+      for (const [key, value] of inherited) {
+        if (!PROTOCOL_HEADERS.has(key.toLowerCase())) header[key] = value;
+      }
+    }
+    if (options.metadata) {
+      for (const [key, value] of new Metadata(options.metadata)) header[key] = value;
+    }
+    header[Headers.service] = service;
+    header[Headers.endpoint] = endpoint;
+    header[Headers.method] = endpoint;
+    header[Headers.contentType] = contentType;
+    header[Headers.accept] = contentType;
+    return header;
+  }
+
+  #cancelled(service: string, endpoint: string, signal: AbortSignal): MicroError {
+    const reason = signal.reason;
+    if (isMicroError(reason)) return reason;
+    return cancelled(
+      ErrorIds.client,
+      `call to ${service} ${endpoint} cancelled by the caller`,
+      reason,
+    );
+  }
+}
+
+/** Receives one message, failing at the attempt's end or when the caller aborts. */
+function receive(
+  socket: Socket,
+  ms: number,
+  signal: AbortSignal | undefined,
+  onTimeout: () => MicroError,
+): Promise<Message> {
+  if (ms <= 0) return Promise.reject(onTimeout());
+  return new Promise<Message>((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason ?? cancelled(ErrorIds.client, 'cancelled'));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(onTimeout());
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    socket.recv().then(
+      (message) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(message);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** A go-micro error from `Micro-Error`; an unstructured one becomes a 500. */
+function remoteError(text: string): MicroError {
+  const error = parseError(text);
+  if (error.code !== 0) return error;
+  return internalServerError(error.id || ErrorIds.client, error.detail);
+}
+
+/** Adds cancellation and a deadline to a stream. */
+class RpcClientStream<Send, Recv> implements ClientStream<Send, Recv> {
+  #failure: MicroError | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #onAbort = () => this.#end(this.onCancel());
+
+  constructor(
+    private readonly rpc: RpcStream<Send, Recv>,
+    private readonly signal: AbortSignal | undefined,
+    deadline: number | undefined,
+    private readonly onCancel: () => MicroError,
+    onTimeout: () => MicroError,
+  ) {
+    if (signal?.aborted) this.#end(onCancel());
+    else signal?.addEventListener('abort', this.#onAbort, { once: true });
+    if (deadline !== undefined) {
+      this.#timer = setTimeout(() => this.#end(onTimeout()), Math.max(0, deadline - Date.now()));
+      this.#timer.unref();
+    }
+  }
+
+  async send(message: Send): Promise<void> {
+    if (this.#failure) throw this.#failure;
+    try {
+      await this.rpc.send(message);
+    } catch (error) {
+      throw this.#failure ?? error;
+    }
+  }
+
+  async recv(): Promise<Recv | undefined> {
+    if (this.#failure) throw this.#failure;
+    try {
+      const value = await this.rpc.recv();
+      if (this.rpc.ended) this.#release();
+      return value;
+    } catch (error) {
+      this.#release();
+      throw this.#failure ?? error;
+    }
+  }
+
+  closeSend(): Promise<void> {
+    return this.rpc.closeSend();
+  }
+
+  async close(): Promise<void> {
+    this.#release();
+    await this.rpc.close();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Recv> {
+    while (true) {
+      const value = await this.recv();
+      if (value === undefined && this.rpc.ended) return;
+      yield value as Recv;
+    }
+  }
+
+  #end(error: MicroError): void {
+    if (this.#failure) return;
+    this.#failure = error;
+    void this.close();
+  }
+
+  #release(): void {
+    clearTimeout(this.#timer);
+    this.signal?.removeEventListener('abort', this.#onAbort);
+  }
+}

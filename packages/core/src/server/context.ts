@@ -1,0 +1,102 @@
+import { cancelled, ErrorIds, parseError, timeout } from '../errors/errors.js';
+import { Headers } from '../internal/headers.js';
+import { getHeader, Metadata } from '../metadata/metadata.js';
+import type { Header, Socket } from '../transport/transport.js';
+import type { Context, MessageContext } from './server.js';
+
+/**
+ * A handler's {@link Context}. The metadata and the AbortSignal are built on first
+ * use, so a handler that never looks at them costs no timer and no allocation.
+ */
+export class RequestContext implements Context {
+  #metadata: Metadata | undefined;
+  #controller: AbortController | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #abortReason: unknown;
+  #done = false;
+
+  constructor(
+    private readonly header: Header,
+    private readonly socket: Socket,
+    readonly service: string,
+    readonly endpoint: string,
+    readonly deadline: number | undefined,
+    /** Unary calls watch the socket for the caller leaving; streams report it themselves. */
+    private readonly unary: boolean,
+  ) {}
+
+  get remote(): string {
+    return this.socket.remote;
+  }
+
+  get metadata(): Metadata {
+    if (!this.#metadata) this.#metadata = new Metadata(this.header);
+    return this.#metadata;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller) return this.#controller.signal;
+    const controller = new AbortController();
+    this.#controller = controller;
+    if (this.#abortReason !== undefined) {
+      controller.abort(this.#abortReason);
+      return controller.signal;
+    }
+    if (this.deadline !== undefined) {
+      const remaining = this.deadline - Date.now();
+      const expire = () =>
+        this.abort(timeout(ErrorIds.server, `deadline exceeded serving ${this.endpoint}`));
+      if (remaining <= 0) expire();
+      else {
+        this.#timer = setTimeout(expire, remaining);
+        this.#timer.unref();
+      }
+    }
+    if (this.unary) {
+      // A unary caller sends nothing more unless it gives up: then it says why.
+      const gone = () => cancelled(ErrorIds.server, `caller went away during ${this.endpoint}`);
+      this.socket.recv().then(
+        (message) => {
+          const reason = getHeader(message.header, Headers.error);
+          this.abort(reason ? parseError(reason) : gone());
+        },
+        () => this.abort(gone()),
+      );
+    }
+    return controller.signal;
+  }
+
+  /** Aborts the handler's signal, once, unless the call already finished. */
+  abort(reason: unknown): void {
+    if (this.#done || this.#abortReason !== undefined) return;
+    this.#abortReason = reason;
+    this.#controller?.abort(reason);
+  }
+
+  /** True once the caller's deadline has passed. */
+  get expired(): boolean {
+    return this.deadline !== undefined && Date.now() >= this.deadline;
+  }
+
+  /** Releases the deadline timer; later aborts are ignored. */
+  finish(): void {
+    this.#done = true;
+    clearTimeout(this.#timer);
+  }
+}
+
+/** A subscriber's {@link MessageContext}. */
+export class EventContext implements MessageContext {
+  #metadata: Metadata | undefined;
+
+  constructor(
+    readonly topic: string,
+    private readonly header: Header,
+    readonly contentType: string,
+  ) {}
+
+  get metadata(): Metadata {
+    if (!this.#metadata) this.#metadata = new Metadata(this.header);
+    return this.#metadata;
+  }
+}

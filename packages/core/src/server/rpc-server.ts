@@ -1,0 +1,408 @@
+import type { Subscriber } from '../broker/broker.js';
+import type { Codec } from '../codec/codec.js';
+import {
+  badRequest,
+  ErrorIds,
+  fromError,
+  internalServerError,
+  isMicroError,
+  type MicroError,
+  notFound,
+  timeout,
+  unavailable,
+} from '../errors/errors.js';
+import { Headers } from '../internal/headers.js';
+import { InFlight } from '../internal/in-flight.js';
+import { RpcStream } from '../internal/rpc-stream.js';
+import { type Logger, silentLogger } from '../logger/logger.js';
+import { getHeader } from '../metadata/metadata.js';
+import type { Endpoint } from '../registry/registry.js';
+import type { Header, Listener, Message, Socket } from '../transport/transport.js';
+import { EventContext, RequestContext } from './context.js';
+import {
+  type EndpointDescription,
+  type HandleOptions,
+  type HandlerFunc,
+  isStreamHandler,
+  type Server,
+  type ServerOptions,
+  type ServerRequest,
+  type ServerSubscribeOptions,
+  type SubscriberFunc,
+  type SubscriberHandler,
+} from './server.js';
+
+interface Route {
+  endpoint: string;
+  method: (...args: unknown[]) => unknown;
+  target: object;
+  stream: boolean;
+  description: EndpointDescription | undefined;
+}
+
+interface Subscription {
+  topic: string;
+  name: string;
+  /** The handler behind the subscriber wrappers. */
+  deliver: SubscriberFunc;
+  options: ServerSubscribeOptions;
+  active: Subscriber | undefined;
+}
+
+const DEFAULT_CONTENT_TYPE = 'application/json';
+const EMPTY = new Uint8Array(0);
+
+/** The default shutdown drain bound: 10 s. */
+export const DEFAULT_SHUTDOWN_TIMEOUT = 10_000;
+
+/**
+ * The RPC server: routes each incoming conversation to `<Handler>.<Method>`,
+ * decodes with the codec the request names, answers in the same codec, and
+ * turns every failure into a go-micro error without ever going down.
+ */
+export class RpcServer implements Server {
+  readonly #options: ServerOptions;
+  readonly #logger: Logger;
+  readonly #routes = new Map<string, Route>();
+  readonly #subscriptions: Subscription[] = [];
+  readonly #inFlight = new InFlight();
+  readonly #contexts = new Set<RequestContext>();
+  readonly #call: HandlerFunc;
+  #listener: Listener | undefined;
+  #draining = false;
+
+  /** @param options transport, broker, codecs, wrappers and limits */
+  constructor(options: ServerOptions) {
+    this.#options = options;
+    this.#logger = options.logger ?? silentLogger;
+    this.#call = (options.handlerWrappers ?? []).reduceRight<HandlerFunc>(
+      (next, wrap) => wrap(next),
+      (request) => this.#invoke(request),
+    );
+  }
+
+  get address(): string {
+    if (!this.#listener) throw new Error('server not started');
+    return this.#listener.address;
+  }
+
+  handle(handler: object, options: HandleOptions = {}): this {
+    const name = options.name ?? handlerName(handler);
+    const methods = methodNames(handler);
+    if (methods.length === 0) throw new TypeError(`handler ${name} has no methods`);
+    for (const method of methods) {
+      const endpoint = `${name}.${method}`;
+      if (this.#routes.has(endpoint))
+        throw new TypeError(`endpoint ${endpoint} is already handled`);
+      const fn = (handler as Record<string, (...args: unknown[]) => unknown>)[method]!;
+      this.#routes.set(endpoint, {
+        endpoint,
+        method: fn,
+        target: handler,
+        stream: isStreamHandler(fn),
+        description: options.endpoints?.[method],
+      });
+    }
+    return this;
+  }
+
+  subscribe<T = unknown>(
+    topic: string,
+    handler: SubscriberHandler<T>,
+    options: ServerSubscribeOptions = {},
+  ): this {
+    if (this.#listener) throw new Error('subscribe before the server starts');
+    const deliver = (this.#options.subscriberWrappers ?? []).reduceRight<SubscriberFunc>(
+      (next, wrap) => wrap(next),
+      async (message) => {
+        await handler(message.payload as T, message.context);
+      },
+    );
+    this.#subscriptions.push({
+      topic,
+      name: options.name ?? (handler.name || topic),
+      deliver,
+      options,
+      active: undefined,
+    });
+    return this;
+  }
+
+  endpoints(): Endpoint[] {
+    const endpoints: Endpoint[] = [];
+    for (const route of this.#routes.values()) {
+      endpoints.push({
+        name: route.endpoint,
+        request: route.description?.request ?? null,
+        response: route.description?.response ?? null,
+        metadata: {
+          ...route.description?.metadata,
+          ...(route.stream ? { stream: 'true' } : {}),
+        },
+      });
+    }
+    for (const subscription of this.#subscriptions) {
+      endpoints.push({
+        name: subscription.name,
+        request: null,
+        response: null,
+        metadata: {
+          topic: subscription.topic,
+          subscriber: 'true',
+          ...(subscription.options.queue ? { queue: subscription.options.queue } : {}),
+        },
+      });
+    }
+    return endpoints;
+  }
+
+  async start(): Promise<void> {
+    if (this.#listener) return;
+    this.#draining = false;
+    const listener = await this.#options.transport.listen(this.#options.address ?? '127.0.0.1:0');
+    listener.accept((socket) => {
+      void this.#serve(socket);
+    });
+    this.#listener = listener;
+    try {
+      for (const subscription of this.#subscriptions) {
+        subscription.active = await this.#options.broker.subscribe(
+          subscription.topic,
+          (event) => this.#onEvent(subscription, event.topic, event.message),
+          { queue: subscription.options.queue, autoAck: subscription.options.autoAck ?? true },
+        );
+      }
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  async stop(): Promise<void> {
+    const listener = this.#listener;
+    if (!listener) return;
+    this.#draining = true;
+    const timeoutMs = this.#options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT;
+    const drained = this.#inFlight.drain(timeoutMs);
+    const unsubscribed = Promise.all(
+      this.#subscriptions.map(async (subscription) => {
+        const active = subscription.active;
+        subscription.active = undefined;
+        await active?.unsubscribe();
+      }),
+    );
+    if (!(await drained)) {
+      this.#logger.warn('server: calls still running after the shutdown timeout; cancelling them', {
+        running: this.#inFlight.size,
+        timeoutMs,
+      });
+      for (const context of this.#contexts) {
+        context.abort(unavailable(ErrorIds.server, 'server stopped before the call finished'));
+      }
+    }
+    await unsubscribed;
+    this.#listener = undefined;
+    await listener.close();
+  }
+
+  /** Serves one conversation: one unary call or one stream. */
+  async #serve(socket: Socket): Promise<void> {
+    const end = this.#inFlight.begin();
+    let context: RequestContext | undefined;
+    let reply: Header = {};
+    try {
+      let message: Message;
+      try {
+        message = await socket.recv();
+      } catch {
+        return; // the caller left before asking anything
+      }
+      const header = message.header;
+      const id = getHeader(header, Headers.id);
+      if (id !== undefined) reply = { [Headers.id]: id };
+      if (this.#draining) {
+        throw unavailable(ErrorIds.server, `server ${this.#options.name} is shutting down`);
+      }
+      const endpoint = getHeader(header, Headers.endpoint) || getHeader(header, Headers.method);
+      const route = endpoint ? this.#routes.get(endpoint) : undefined;
+      if (!route) {
+        throw notFound(
+          ErrorIds.server,
+          endpoint
+            ? `service ${this.#options.name} has no endpoint ${endpoint}`
+            : 'request names no endpoint (Micro-Endpoint header missing)',
+        );
+      }
+      const contentType = getHeader(header, Headers.contentType) || DEFAULT_CONTENT_TYPE;
+      const codec = this.#options.codecs.require(contentType);
+      reply[Headers.contentType] = contentType;
+      const timeoutNs = getHeader(header, Headers.timeout);
+      // Whole milliseconds, so a timer firing at the deadline sees it as passed.
+      const deadline = timeoutNs ? Date.now() + Math.floor(Number(timeoutNs) / 1e6) : undefined;
+      context = new RequestContext(
+        header,
+        socket,
+        getHeader(header, Headers.service) ?? this.#options.name,
+        route.endpoint,
+        Number.isFinite(deadline) ? deadline : undefined,
+        !route.stream,
+      );
+      this.#contexts.add(context);
+      if (route.stream) {
+        await this.#serveStream(route, socket, codec, message, reply, context);
+        return;
+      }
+      const body = decode(codec, message.body);
+      const result = await this.#call({
+        service: context.service,
+        endpoint: route.endpoint,
+        contentType,
+        body,
+        stream: false,
+        context,
+      });
+      if (context.expired) {
+        // The caller has given up: a late answer would be a lie about the deadline.
+        throw timeout(ErrorIds.server, `${route.endpoint} finished after the caller's deadline`);
+      }
+      await socket.send({ header: reply, body: codec.marshal(result) });
+    } catch (error) {
+      const failure = this.#failure(error, context?.endpoint);
+      await socket
+        .send({ header: { ...reply, [Headers.error]: failure.toString() }, body: EMPTY })
+        .catch(() => {});
+    } finally {
+      if (context) {
+        context.finish();
+        this.#contexts.delete(context);
+      }
+      await socket.close().catch(() => {});
+      end();
+    }
+  }
+
+  async #serveStream(
+    route: Route,
+    socket: Socket,
+    codec: Codec,
+    first: Message,
+    reply: Header,
+    context: RequestContext,
+  ): Promise<void> {
+    const rpcStream = new RpcStream<unknown, unknown>(socket, codec, reply, first);
+    const stream = {
+      send: async (value: unknown) => {
+        try {
+          await rpcStream.send(value);
+        } catch (error) {
+          context.abort(error);
+          throw error;
+        }
+      },
+      recv: async () => {
+        try {
+          return await rpcStream.recv();
+        } catch (error) {
+          context.abort(error);
+          throw error;
+        }
+      },
+      async *[Symbol.asyncIterator]() {
+        while (true) {
+          const value = await stream.recv();
+          if (value === undefined && rpcStream.ended) return;
+          yield value;
+        }
+      },
+    };
+    try {
+      await this.#call({
+        service: context.service,
+        endpoint: route.endpoint,
+        contentType: reply[Headers.contentType] ?? DEFAULT_CONTENT_TYPE,
+        body: stream,
+        stream: true,
+        context,
+      });
+      await rpcStream.closeSend();
+    } catch (error) {
+      await rpcStream.fail(this.#failure(error, route.endpoint));
+    }
+  }
+
+  #invoke(request: ServerRequest): Promise<unknown> {
+    const route = this.#routes.get(request.endpoint);
+    if (!route) {
+      return Promise.reject(notFound(ErrorIds.server, `no endpoint ${request.endpoint}`));
+    }
+    try {
+      return Promise.resolve(route.method.call(route.target, request.body, request.context));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Maps anything thrown to the error the caller gets, logging what the caller cannot see. */
+  #failure(error: unknown, endpoint: string | undefined): MicroError {
+    if (isMicroError(error)) {
+      if (error.code >= 500) {
+        this.#logger.warn('server: call failed', {
+          endpoint,
+          code: error.code,
+          error: error.detail,
+        });
+      }
+      return error;
+    }
+    this.#logger.error('server: handler threw', {
+      endpoint,
+      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    });
+    const message = error instanceof Error ? error.message : String(error);
+    return internalServerError(this.#options.name, message, error);
+  }
+
+  async #onEvent(subscription: Subscription, topic: string, message: Message): Promise<void> {
+    const contentType = getHeader(message.header, Headers.contentType) || DEFAULT_CONTENT_TYPE;
+    const codec = this.#options.codecs.require(contentType);
+    const payload = decode(codec, message.body);
+    const context = new EventContext(
+      getHeader(message.header, Headers.topic) || topic,
+      message.header,
+      contentType,
+    );
+    await subscription.deliver({ topic: subscription.topic, payload, context });
+  }
+}
+
+/** Decodes a body, answering 400 (never 500) when it cannot be decoded. */
+function decode(codec: Codec, body: Uint8Array): unknown {
+  try {
+    return codec.unmarshal(body);
+  } catch (error) {
+    const detail = isMicroError(error) ? error.detail : fromError(error).detail;
+    throw badRequest(ErrorIds.server, `cannot decode ${codec.contentType} body: ${detail}`, error);
+  }
+}
+
+function handlerName(handler: object): string {
+  const name = handler.constructor?.name;
+  if (!name || name === 'Object') {
+    throw new TypeError('cannot infer the handler name of a plain object: pass { name }');
+  }
+  return name;
+}
+
+/** Own function properties (object literals, class fields) and prototype methods. */
+function methodNames(handler: object): string[] {
+  const names = new Set<string>();
+  for (let target: object | null = handler; target && target !== Object.prototype; ) {
+    for (const key of Object.getOwnPropertyNames(target)) {
+      if (key === 'constructor' || key.startsWith('_')) continue;
+      const descriptor = Object.getOwnPropertyDescriptor(target, key);
+      if (descriptor && typeof descriptor.value === 'function') names.add(key);
+    }
+    target = Object.getPrototypeOf(target);
+  }
+  return [...names];
+}
