@@ -11,6 +11,7 @@ import {
   timeout,
 } from '../errors/errors.js';
 import { backoffDelay, sleep } from '../internal/backoff.js';
+import { deadlines } from '../internal/deadlines.js';
 import { Headers, PROTOCOL_HEADERS } from '../internal/headers.js';
 import { RpcStream } from '../internal/rpc-stream.js';
 import { type Logger, silentLogger } from '../logger/logger.js';
@@ -138,11 +139,8 @@ export class RpcClient implements Client {
     const parent = options.context;
     let deadline = Date.now() + (options.timeout ?? this.#requestTimeout);
     if (parent?.deadline !== undefined && parent.deadline < deadline) deadline = parent.deadline;
-    const signals = [options.signal, parent?.signal].filter(
-      (s): s is AbortSignal => s !== undefined,
-    );
-    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
-    const header = this.#requestHeader(service, endpoint, contentType, options);
+    const signal = combine(options.signal, parent?.signal);
+    const metadata = this.#metadata(options);
     const retries = Math.max(0, options.retries ?? this.#retries);
     let next: Next | undefined;
     let lastError: unknown;
@@ -157,12 +155,13 @@ export class RpcClient implements Client {
         const attemptTimeout = Math.min(options.attemptTimeout ?? remaining, remaining);
         const response = await this.#attempt(
           node,
-          header,
+          request,
+          contentType,
+          metadata,
           body,
           codec,
           attemptTimeout,
           signal,
-          request,
         );
         if (!options.address) this.#options.selector.mark(service, node);
         return response;
@@ -199,12 +198,13 @@ export class RpcClient implements Client {
   /** One attempt on one node. */
   async #attempt(
     node: Node,
-    baseHeader: Header,
+    request: ClientRequest,
+    contentType: string,
+    metadata: Header | undefined,
     body: Uint8Array,
     codec: Codec,
     attemptTimeout: number,
     signal: AbortSignal | undefined,
-    request: ClientRequest,
   ): Promise<unknown> {
     const started = Date.now();
     const socket = await this.#options.transport.dial(node.address, {
@@ -212,16 +212,26 @@ export class RpcClient implements Client {
       signal,
     });
     try {
-      const header: Header = { ...baseHeader };
-      header[Headers.id] = String(++this.#sequence);
-      // The budget left for the server, in go-micro's unit (nanoseconds).
-      header[Headers.timeout] = String(
-        Math.round(Math.max(1, attemptTimeout - (Date.now() - started)) * 1_000_000),
-      );
+      const budget = Math.max(1, attemptTimeout - (Date.now() - started));
+      // A fresh literal per attempt: cheap, and a server still reading an earlier
+      // attempt's header never sees it change.
+      const header: Header = {
+        [Headers.id]: String(++this.#sequence),
+        [Headers.service]: request.service,
+        [Headers.endpoint]: request.endpoint,
+        [Headers.method]: request.endpoint,
+        [Headers.contentType]: contentType,
+        [Headers.accept]: contentType,
+        // The budget left for the server, in go-micro's unit (nanoseconds).
+        [Headers.timeout]: String(Math.round(budget * 1_000_000)),
+      };
+      if (metadata) {
+        for (const key in metadata) if (!(key in header)) header[key] = metadata[key]!;
+      }
       await socket.send({ header, body });
       let response: Message;
       try {
-        response = await receive(socket, attemptTimeout - (Date.now() - started), signal, () =>
+        response = await receive(socket, budget, signal, () =>
           timeout(
             ErrorIds.client,
             `call to ${request.service} ${request.endpoint} at ${node.address} timed out after ${attemptTimeout} ms`,
@@ -273,10 +283,15 @@ export class RpcClient implements Client {
     if (parent?.deadline !== undefined && (deadline === undefined || parent.deadline < deadline)) {
       deadline = parent.deadline;
     }
-    const header = this.#requestHeader(service, endpoint, contentType, options);
     const id = String(++this.#sequence);
+    const header: Header = { ...this.#metadata(options) };
     header[Headers.id] = id;
     header[Headers.stream] = id;
+    header[Headers.service] = service;
+    header[Headers.endpoint] = endpoint;
+    header[Headers.method] = endpoint;
+    header[Headers.contentType] = contentType;
+    header[Headers.accept] = contentType;
     if (deadline !== undefined) {
       header[Headers.timeout] = String(Math.round(Math.max(1, deadline - Date.now()) * 1_000_000));
     }
@@ -310,22 +325,22 @@ export class RpcClient implements Client {
     );
   }
 
-  async #next(service: string, options: RequestOptions): Promise<Next> {
+  #next(service: string, options: RequestOptions): Promise<Next> {
     if (options.address) {
       const node: Node = { id: options.address, address: options.address };
-      return () => node;
+      return Promise.resolve(() => node);
     }
-    return this.#options.selector.select(service, { filters: options.filters ?? [] });
+    return this.#options.selector.select(
+      service,
+      options.filters ? { filters: options.filters } : undefined,
+    );
   }
 
-  #requestHeader(
-    service: string,
-    endpoint: string,
-    contentType: string,
-    options: RequestOptions,
-  ): Header {
-    const header: Header = {};
+  /** The caller's metadata: inherited from a served request's context, then the call's own. */
+  #metadata(options: RequestOptions): Header | undefined {
     const inherited = options.context?.metadata;
+    if (!inherited && !options.metadata) return undefined;
+    const header: Header = {};
     if (inherited) {
       for (const [key, value] of inherited) {
         if (!PROTOCOL_HEADERS.has(key.toLowerCase())) header[key] = value;
@@ -334,11 +349,6 @@ export class RpcClient implements Client {
     if (options.metadata) {
       for (const [key, value] of new Metadata(options.metadata)) header[key] = value;
     }
-    header[Headers.service] = service;
-    header[Headers.endpoint] = endpoint;
-    header[Headers.method] = endpoint;
-    header[Headers.contentType] = contentType;
-    header[Headers.accept] = contentType;
     return header;
   }
 
@@ -353,6 +363,15 @@ export class RpcClient implements Client {
   }
 }
 
+/** One signal for a call from its own and its parent's. */
+function combine(
+  own: AbortSignal | undefined,
+  parent: AbortSignal | undefined,
+): AbortSignal | undefined {
+  if (own && parent) return AbortSignal.any([own, parent]);
+  return own ?? parent;
+}
+
 /** Receives one message, failing at the attempt's end or when the caller aborts. */
 function receive(
   socket: Socket,
@@ -363,22 +382,22 @@ function receive(
   if (ms <= 0) return Promise.reject(onTimeout());
   return new Promise<Message>((resolve, reject) => {
     const onAbort = () => {
-      clearTimeout(timer);
+      deadlines.clear(entry);
       reject(signal?.reason ?? cancelled(ErrorIds.client, 'cancelled'));
     };
-    const timer = setTimeout(() => {
+    const entry = deadlines.add(Date.now() + ms, () => {
       signal?.removeEventListener('abort', onAbort);
       reject(onTimeout());
-    }, ms);
+    });
     signal?.addEventListener('abort', onAbort, { once: true });
     socket.recv().then(
       (message) => {
-        clearTimeout(timer);
+        deadlines.clear(entry);
         signal?.removeEventListener('abort', onAbort);
         resolve(message);
       },
       (error: unknown) => {
-        clearTimeout(timer);
+        deadlines.clear(entry);
         signal?.removeEventListener('abort', onAbort);
         reject(error);
       },

@@ -20,7 +20,9 @@ export class JsonCodec implements Codec {
 
   unmarshal(data: Uint8Array): unknown {
     if (data.byteLength === 0) return undefined;
-    const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8');
+    const text = (
+      Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+    ).toString();
     try {
       return JSON.parse(text);
     } catch (error) {

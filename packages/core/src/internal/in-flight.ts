@@ -23,17 +23,27 @@ export class InFlight {
 
   /** Marks one task started; call the returned function once when it ends. */
   begin(): () => void {
-    this.#count++;
+    this.enter();
     let ended = false;
     return () => {
       if (ended) return;
       ended = true;
-      if (--this.#count === 0) {
-        const idle = this.#idle;
-        this.#idle = [];
-        for (const resolve of idle) resolve();
-      }
+      this.leave();
     };
+  }
+
+  /** Marks one task started, for hot paths that pair it with exactly one {@link leave}. */
+  enter(): void {
+    this.#count++;
+  }
+
+  /** Marks one task ended. */
+  leave(): void {
+    if (--this.#count === 0 && this.#idle.length > 0) {
+      const idle = this.#idle;
+      this.#idle = [];
+      for (const resolve of idle) resolve();
+    }
   }
 
   /**

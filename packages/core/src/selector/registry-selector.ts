@@ -6,6 +6,7 @@ import { random } from './random.js';
 import {
   DEFAULT_CACHE_TTL,
   DEFAULT_COOLDOWN,
+  type Filter,
   type Next,
   type SelectOptions,
   type Selector,
@@ -26,6 +27,8 @@ export interface RegistrySelectorOptions extends SelectorOptions {
 
 interface CacheEntry {
   services: Service[];
+  /** The resolved Next for unfiltered selects, made on first use. */
+  next?: Promise<Next>;
   /** Every node of every version, flattened for the no-filter fast path. */
   nodes: Node[];
   fetchedAt: number;
@@ -68,26 +71,48 @@ export class RegistrySelector implements Selector {
     this.#logger = options.logger ?? silentLogger;
   }
 
-  async select(service: string, options: SelectOptions = {}): Promise<Next> {
-    let entry = this.#cache.get(service);
+  select(service: string, options?: SelectOptions): Promise<Next> {
+    const entry = this.#cache.get(service);
+    if (entry && !options?.filters?.length) {
+      // The hot path: a cached service, no filters; the same promise every time.
+      if (Date.now() - entry.fetchedAt > this.#cacheTtl) this.#refresh(service, entry);
+      if (!entry.next) entry.next = Promise.resolve(this.#pick(service, []));
+      return entry.next;
+    }
+    return this.#selectSlow(service, options?.filters ?? [], entry);
+  }
+
+  async #selectSlow(
+    service: string,
+    filters: readonly Filter[],
+    cached: CacheEntry | undefined,
+  ): Promise<Next> {
+    let entry = cached;
     if (!entry) entry = await this.#load(service);
     else if (Date.now() - entry.fetchedAt > this.#cacheTtl) this.#refresh(service, entry);
-    const filters = options.filters ?? [];
-    const candidates = (): Node[] => {
-      const current = this.#cache.get(service) ?? entry;
-      if (filters.length === 0) return current.nodes;
-      let services = current.services;
-      for (const filter of filters) services = filter(services);
-      return services.flatMap((s) => s.nodes);
-    };
-    if (candidates().length === 0) {
+    if (this.#candidates(service, filters, entry).length === 0) {
       throw notFound(
         ErrorIds.selector,
         `service ${service}: ${filters.length > 0 ? 'no node matches the filters' : 'no nodes'}`,
       );
     }
+    return this.#pick(service, filters, entry);
+  }
+
+  /** The current nodes of a service after filters; the watch keeps them current. */
+  #candidates(service: string, filters: readonly Filter[], fallback?: CacheEntry): Node[] {
+    const current = this.#cache.get(service) ?? fallback;
+    if (!current) return [];
+    if (filters.length === 0) return current.nodes;
+    let services = current.services;
+    for (const filter of filters) services = filter(services);
+    return services.flatMap((s) => s.nodes);
+  }
+
+  /** A Next that reads the live cache on every attempt. */
+  #pick(service: string, filters: readonly Filter[], fallback?: CacheEntry): Next {
     return () => {
-      const nodes = candidates();
+      const nodes = this.#candidates(service, filters, fallback);
       if (nodes.length === 0) throw notFound(ErrorIds.selector, `service ${service}: no nodes`);
       return this.#strategy.pick(service, this.#live(service, nodes));
     };

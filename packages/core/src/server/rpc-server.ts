@@ -207,9 +207,10 @@ export class RpcServer implements Server {
 
   /** Serves one conversation: one unary call or one stream. */
   async #serve(socket: Socket): Promise<void> {
-    const end = this.#inFlight.begin();
+    this.#inFlight.enter();
     let context: RequestContext | undefined;
-    let reply: Header = {};
+    let id = '';
+    let contentType = DEFAULT_CONTENT_TYPE;
     try {
       let message: Message;
       try {
@@ -218,8 +219,7 @@ export class RpcServer implements Server {
         return; // the caller left before asking anything
       }
       const header = message.header;
-      const id = getHeader(header, Headers.id);
-      if (id !== undefined) reply = { [Headers.id]: id };
+      id = getHeader(header, Headers.id) ?? '';
       if (this.#draining) {
         throw unavailable(ErrorIds.server, `server ${this.#options.name} is shutting down`);
       }
@@ -233,9 +233,9 @@ export class RpcServer implements Server {
             : 'request names no endpoint (Micro-Endpoint header missing)',
         );
       }
-      const contentType = getHeader(header, Headers.contentType) || DEFAULT_CONTENT_TYPE;
-      const codec = this.#options.codecs.require(contentType);
-      reply[Headers.contentType] = contentType;
+      const requested = getHeader(header, Headers.contentType) || DEFAULT_CONTENT_TYPE;
+      const codec = this.#options.codecs.require(requested);
+      contentType = requested;
       const timeoutNs = getHeader(header, Headers.timeout);
       // Whole milliseconds, so a timer firing at the deadline sees it as passed.
       const deadline = timeoutNs ? Date.now() + Math.floor(Number(timeoutNs) / 1e6) : undefined;
@@ -249,7 +249,14 @@ export class RpcServer implements Server {
       );
       this.#contexts.add(context);
       if (route.stream) {
-        await this.#serveStream(route, socket, codec, message, reply, context);
+        await this.#serveStream(
+          route,
+          socket,
+          codec,
+          message,
+          replyHeader(id, contentType),
+          context,
+        );
         return;
       }
       const body = decode(codec, message.body);
@@ -265,19 +272,19 @@ export class RpcServer implements Server {
         // The caller has given up: a late answer would be a lie about the deadline.
         throw timeout(ErrorIds.server, `${route.endpoint} finished after the caller's deadline`);
       }
-      await socket.send({ header: reply, body: codec.marshal(result) });
+      await socket.send({ header: replyHeader(id, contentType), body: codec.marshal(result) });
     } catch (error) {
       const failure = this.#failure(error, context?.endpoint);
-      await socket
-        .send({ header: { ...reply, [Headers.error]: failure.toString() }, body: EMPTY })
-        .catch(() => {});
+      const header = replyHeader(id, contentType);
+      header[Headers.error] = failure.toString();
+      await socket.send({ header, body: EMPTY }).catch(() => {});
     } finally {
       if (context) {
         context.finish();
         this.#contexts.delete(context);
       }
-      await socket.close().catch(() => {});
-      end();
+      void socket.close();
+      this.#inFlight.leave();
     }
   }
 
@@ -373,6 +380,11 @@ export class RpcServer implements Server {
     );
     await subscription.deliver({ topic: subscription.topic, payload, context });
   }
+}
+
+/** The headers of every reply: the request's id and the content type it was answered in. */
+function replyHeader(id: string, contentType: string): Header {
+  return { [Headers.id]: id, [Headers.contentType]: contentType };
 }
 
 /** Decodes a body, answering 400 (never 500) when it cannot be decoded. */

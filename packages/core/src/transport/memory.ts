@@ -24,14 +24,16 @@ function closedError(address: string): Error {
 }
 
 /**
- * One end of an in-process conversation. Bodies are passed by reference, not
- * copied: a sender must not change a body after sending it.
+ * One end of an in-process conversation. Messages are passed by reference, not
+ * copied: a sender must not change a message after sending it.
  */
 class MemorySocket implements Socket {
   peer!: MemorySocket;
-  #queue: Message[] = [];
-  #head = 0;
-  #waiters: Waiter[] = [];
+  // One reader at a time is the norm: a single waiter slot and a lazily made
+  // queue keep a unary call free of array allocations.
+  #queue: Message[] | undefined;
+  #waiter: Waiter | undefined;
+  #waiters: Waiter[] | undefined;
   #closed = false;
   #peerClosed = false;
 
@@ -39,7 +41,7 @@ class MemorySocket implements Socket {
     readonly local: string,
     readonly remote: string,
     private readonly maxMessageSize: number,
-    private readonly onClose: (socket: MemorySocket) => void,
+    private readonly onClose: ((socket: MemorySocket) => void) | undefined,
   ) {}
 
   send(message: Message): Promise<void> {
@@ -52,40 +54,38 @@ class MemorySocket implements Socket {
         ),
       );
     }
-    this.peer.deliver({ header: { ...message.header }, body: message.body });
+    this.peer.deliver(message);
     return RESOLVED;
   }
 
   recv(): Promise<Message> {
-    if (this.#head < this.#queue.length) {
-      const message = this.#queue[this.#head]!;
-      this.#queue[this.#head++] = undefined as unknown as Message;
-      if (this.#head === this.#queue.length) {
-        this.#queue = [];
-        this.#head = 0;
-      }
-      return Promise.resolve(message);
-    }
+    const queue = this.#queue;
+    if (queue !== undefined && queue.length > 0) return Promise.resolve(queue.shift()!);
     if (this.#closed || this.#peerClosed) return Promise.reject(closedError(this.remote));
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    return new Promise((resolve, reject) => {
+      const waiter = { resolve, reject };
+      if (this.#waiter === undefined) this.#waiter = waiter;
+      else if (this.#waiters) this.#waiters.push(waiter);
+      else this.#waiters = [waiter];
+    });
   }
 
   close(): Promise<void> {
     if (this.#closed) return RESOLVED;
     this.#closed = true;
-    this.#queue = [];
-    this.#head = 0;
+    this.#queue = undefined;
     this.#rejectWaiters();
     this.peer.peerClosed();
-    this.onClose(this);
+    this.onClose?.(this);
     return RESOLVED;
   }
 
   deliver(message: Message): void {
     if (this.#closed) return;
-    const waiter = this.#waiters.shift();
+    const waiter = this.#takeWaiter();
     if (waiter) waiter.resolve(message);
-    else this.#queue.push(message);
+    else if (this.#queue) this.#queue.push(message);
+    else this.#queue = [message];
   }
 
   peerClosed(): void {
@@ -94,16 +94,23 @@ class MemorySocket implements Socket {
     this.#rejectWaiters();
   }
 
+  #takeWaiter(): Waiter | undefined {
+    const waiter = this.#waiter;
+    this.#waiter = this.#waiters?.shift();
+    return waiter;
+  }
+
   #rejectWaiters(): void {
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const waiter of waiters) waiter.reject(closedError(this.remote));
+    for (let waiter = this.#takeWaiter(); waiter; waiter = this.#takeWaiter()) {
+      waiter.reject(closedError(this.remote));
+    }
   }
 }
 
 class MemoryListener implements Listener {
   #handler: ((socket: Socket) => void) | undefined;
   readonly #sockets = new Set<MemorySocket>();
+  readonly #forget = (socket: MemorySocket) => this.#sockets.delete(socket);
   #clients = 0;
 
   constructor(
@@ -117,9 +124,8 @@ class MemoryListener implements Listener {
 
   connect(maxMessageSize: number): MemorySocket {
     const clientAddress = `memory-client-${++this.#clients}`;
-    const forget = (socket: MemorySocket) => this.#sockets.delete(socket);
-    const client = new MemorySocket(clientAddress, this.address, maxMessageSize, () => {});
-    const server = new MemorySocket(this.address, clientAddress, this.maxMessageSize, forget);
+    const client = new MemorySocket(clientAddress, this.address, maxMessageSize, undefined);
+    const server = new MemorySocket(this.address, clientAddress, this.maxMessageSize, this.#forget);
     client.peer = server;
     server.peer = client;
     this.#sockets.add(server);

@@ -1,0 +1,52 @@
+// In-process call cost: a unary call through the whole @micro stack (client,
+// selector, memory transport, server, JSON codec) against a direct async call.
+// Usage: node --expose-gc bench/in-process.mjs [seconds per run, default 3]
+import { createMemoryBroker, createMemoryRegistry, createMemoryTransport, createService, silentLogger } from '@micro/core';
+
+const seconds = Number(process.argv[2] ?? 3);
+
+class Greeter {
+  async Hello(request) {
+    return { msg: `Hello ${request.name}` };
+  }
+}
+
+async function measure(label, call) {
+  // Warm up, then run for a fixed time, sequentially (1 call in flight).
+  for (let i = 0; i < 20_000; i++) await call();
+  globalThis.gc?.();
+  const before = process.memoryUsage().heapUsed;
+  let calls = 0;
+  const start = process.hrtime.bigint();
+  const end = start + BigInt(seconds * 1e9);
+  while (process.hrtime.bigint() < end) {
+    for (let i = 0; i < 1000; i++) await call();
+    calls += 1000;
+  }
+  const elapsedNs = Number(process.hrtime.bigint() - start);
+  const result = {
+    label,
+    calls,
+    nsPerCall: Math.round(elapsedNs / calls),
+    callsPerSec: Math.round((calls / elapsedNs) * 1e9),
+    heapDeltaMiB: Number(((process.memoryUsage().heapUsed - before) / 2 ** 20).toFixed(1)),
+  };
+  console.log(JSON.stringify(result));
+  return result;
+}
+
+const components = { registry: createMemoryRegistry(), broker: createMemoryBroker(), transport: createMemoryTransport() };
+const service = await createService({ name: 'helloworld', logger: silentLogger, ...components });
+service.handle(new Greeter());
+await service.start();
+
+const greeter = new Greeter();
+const request = { name: 'John' };
+const direct = await measure('direct async function call', () => greeter.Hello(request));
+const micro = await measure('@micro call (memory transport, JSON)', () =>
+  service.client.call('helloworld', 'Greeter.Hello', request),
+);
+console.log(
+  JSON.stringify({ overheadNsPerCall: micro.nsPerCall - direct.nsPerCall, node: process.version }),
+);
+await service.stop();
