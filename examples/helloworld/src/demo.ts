@@ -21,7 +21,10 @@ const caller = await createService({ name: 'caller', logger: silentLogger });
 await caller.start();
 const helloworld = caller.client.service<{ Greeter: Greeter }>('helloworld');
 
-const reply = await helloworld.Greeter.Hello({ name: 'John' }, { metadata: { 'X-Caller': 'demo' } });
+const reply = await helloworld.Greeter.Hello(
+  { name: 'John' },
+  { metadata: { 'X-Caller': 'demo' } },
+);
 console.log(`[call]   Greeter.Hello -> ${reply.msg}`);
 
 const chat = await helloworld.Greeter.Chat.stream();
