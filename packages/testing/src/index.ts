@@ -11,6 +11,8 @@ export {
   waitFor,
   within,
 } from './helpers.js';
+export type { TransportModule } from './process/probe.js';
 export { type RegistryCapabilities, registryConformance } from './registry.js';
+export { type RpcConformanceOptions, rpcConformance } from './rpc.js';
 export { type SelectorFactoryOptions, selectorConformance } from './selector.js';
 export { type TransportCapabilities, transportConformance } from './transport.js';
