@@ -322,9 +322,12 @@ export class ConsulClient {
       }
       return run(api, options);
     });
-    const [response, body] = Array.isArray(answer) ? answer : [undefined, answer];
-    const headers = (response as { headers?: Record<string, unknown> } | undefined)?.headers;
-    return { body, index: parseIndex(headers?.['x-consul-index']) };
+    const withResponse =
+      Array.isArray(answer) && answer.length === 2 && answer[0] instanceof http.IncomingMessage;
+    const [response, body] = withResponse
+      ? (answer as [http.IncomingMessage, unknown])
+      : [undefined, answer];
+    return { body, index: parseIndex(response?.headers['x-consul-index']) };
   }
 
   /**

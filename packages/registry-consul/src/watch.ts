@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import {
   backoffDelay,
   ErrorIds,
+  isMicroError,
   type Logger,
   normalizeService,
   QueueWatcher,
@@ -139,8 +140,14 @@ export class ConsulWatch {
         this.#read(state, { deadline, emit: false }),
       );
     } catch (error) {
+      const stoppedMeanwhile = this.#stopped;
       this.stop();
-      throw error;
+      if (isMicroError(error)) throw error;
+      throw unavailable(
+        ErrorIds.registry,
+        stoppedMeanwhile ? 'consul watch stopped while starting' : `consul watch: ${String(error)}`,
+        error,
+      );
     }
     if (this.#stopped) throw unavailable(ErrorIds.registry, 'consul watch stopped while starting');
     for (const state of states) void this.#serviceLoop(state);

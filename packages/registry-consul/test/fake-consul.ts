@@ -6,6 +6,7 @@
  * tested in the integration suite.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface RecordedRequest {
@@ -39,11 +40,19 @@ export class FakeConsul {
   nodeAddress = '10.0.0.9';
   #index = 100n;
   #waiters = new Set<() => void>();
-  #server = http.createServer((req, res) => this.#handle(req, res));
+  readonly #server: http.Server;
 
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
-    return `127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+  /** @param tls serve HTTPS with these options (key, cert, and ca + requestCert for mutual TLS) */
+  constructor(tls?: https.ServerOptions) {
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.#handle(req, res);
+    this.#server = tls ? https.createServer(tls, handler) : http.createServer(handler);
+  }
+
+  /** @returns the `host:port` it listens on */
+  async start(host = '127.0.0.1'): Promise<string> {
+    await new Promise<void>((resolve) => this.#server.listen(0, host, resolve));
+    const { port } = this.#server.address() as AddressInfo;
+    return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   }
 
   async stop(): Promise<void> {

@@ -3,7 +3,9 @@
  * requests, exactly), how it maps failures, and how a watch diffs answers. The
  * real server is in consul.integration.test.ts.
  */
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import {
   isMicroError,
@@ -306,6 +308,62 @@ describe('ConsulRegistry (against a stand-in Consul API)', () => {
     expect(fake.calls(isRegister)).toHaveLength(1);
   });
 
+  it('talks to an agent on an IPv6 address', async () => {
+    const v6 = new FakeConsul();
+    const v6address = await v6.start('::1');
+    try {
+      const registry = open({ address: `http://${v6address}` });
+      await registry.register(service(), { ttl: 0 });
+      expect((await registry.getService('greeter'))[0]!.nodes).toHaveLength(1);
+    } finally {
+      await v6.stop();
+    }
+  });
+
+  describe('over HTTPS', () => {
+    const pem = (file: string) => readFileSync(join(__dirname, 'fixtures/tls', file), 'utf8');
+    let tlsFake: FakeConsul;
+    let tlsAddress: string;
+
+    beforeEach(async () => {
+      tlsFake = new FakeConsul({
+        key: pem('server-key.pem'),
+        cert: pem('server.pem'),
+        ca: pem('ca.pem'),
+        requestCert: true,
+        rejectUnauthorized: true,
+      });
+      tlsAddress = await tlsFake.start();
+    });
+
+    afterEach(() => tlsFake.stop());
+
+    it('talks mutual TLS with the CA, certificate and key given', async () => {
+      const registry = open({
+        address: tlsAddress,
+        tls: { ca: pem('ca.pem'), cert: pem('client.pem'), key: pem('client-key.pem') },
+      });
+      await registry.register(service(), { ttl: 0 });
+      expect(tlsFake.calls(isRegister)).toHaveLength(1);
+    });
+
+    it('verifies the agent certificate by default: an unknown CA gives a 503', async () => {
+      const registry = open({
+        address: `https://${tlsAddress}`,
+        tls: { cert: pem('client.pem'), key: pem('client-key.pem') },
+      });
+      const error = await rejection(registry.getService('greeter'));
+      expect(isMicroError(error) && error.code).toBe(503);
+      expect(tlsFake.requests).toHaveLength(0);
+    });
+
+    it('gives a 503 when the agent wants a client certificate and none is given', async () => {
+      const registry = open({ address: tlsAddress, tls: { ca: pem('ca.pem') } });
+      const error = await rejection(registry.getService('greeter'));
+      expect(isMicroError(error) && error.code).toBe(503);
+    });
+  });
+
   it('deregisters every node and treats an unknown node as done', async () => {
     const registry = open();
     const svc = service('1', 'a', 'b');
@@ -471,6 +529,16 @@ describe('ConsulRegistry (against a stand-in Consul API)', () => {
       expect(summary(await next(watcher, 'the delete of b'))).toBe('delete greeter@1 greeter-b');
       await waitFor('the recovery log', () => logs.some((l) => l.level === 'info'));
       watcher.stop();
+    });
+
+    it('rejects with a 503 when the registry closes while the watch is starting', async () => {
+      fake.override = () => 'hang';
+      const registry = open({ timeout: 10_000 });
+      const starting = registry.watch();
+      await waitFor('the snapshot request', () => fake.requests.length === 1);
+      await registry.close();
+      const error = await within(rejection(starting), 2_000, 'the watch to give up');
+      expect(isMicroError(error) && error.code).toBe(503);
     });
 
     it('ends iteration on stop and on registry close', async () => {
