@@ -1,0 +1,124 @@
+/**
+ * go-micro's Kafka record layout (micro/plugins `v4/broker/kafka/kafka.go` and
+ * `options.go`): the record value is the broker envelope
+ * `{"Header":{...},"Body":"<base64>"}`, with no key and no Kafka headers.
+ */
+import {
+  type BrokerMessage,
+  codecError,
+  decodeEnvelope,
+  encodeEnvelope,
+  type Header,
+} from '@micro/core';
+import type { IHeaders } from 'kafkajs';
+
+/** What the consumer fills in when a record's envelope lacks it, as go-micro does. */
+export const DEFAULT_CONTENT_TYPE = 'application/json';
+
+// encoding/json escapes these inside strings (HTML safety, JS line separators);
+// JSON.stringify does not.
+const GO_ESCAPED = /[<>&\u2028\u2029]/;
+const GO_ESCAPED_ALL = /[<>&\u2028\u2029]/g;
+
+/**
+ * The value of the Kafka record go-micro's Kafka broker writes for a message: the
+ * envelope exactly as Go's `json.Marshal` writes `broker.Message`, byte for byte:
+ * header keys sorted (Go sorts map keys), and `<`, `>`, `&`, U+2028 and U+2029
+ * escaped as `\u003c`-style sequences.
+ * @param message the message to publish
+ * @returns the record value (the envelope's JSON bytes)
+ */
+export function encodeRecord(message: BrokerMessage): Buffer {
+  const header: Header = {};
+  let needsEscaping = false;
+  for (const key of Object.keys(message.header).sort()) {
+    const value = message.header[key]!;
+    header[key] = value;
+    // The body is base64, so only header text can hold a character Go escapes.
+    needsEscaping ||= GO_ESCAPED.test(key) || GO_ESCAPED.test(value);
+  }
+  const bytes = encodeEnvelope({ header, body: message.body });
+  const json = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (!needsEscaping) return json;
+  return Buffer.from(
+    json
+      .toString('utf8')
+      .replace(GO_ESCAPED_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+  );
+}
+
+/** A consumed record, as kafkajs hands it over. */
+export interface ConsumedRecord {
+  value: Buffer | null;
+  headers?: IHeaders;
+}
+
+function headerValue(value: IHeaders[string]): string | undefined {
+  if (value === undefined) return undefined;
+  // A key that repeats: the last one wins, as go-micro's loop over the headers does.
+  const last = Array.isArray(value) ? value[value.length - 1] : value;
+  if (last === undefined) return undefined;
+  return typeof last === 'string' ? last : last.toString('utf8');
+}
+
+/**
+ * True when a decoded-but-empty envelope was really a JSON object with neither
+ * `Header` nor `Body`: go-micro then delivers the whole record value as the body.
+ */
+function isPlainObjectWithoutEnvelopeKeys(value: Buffer): boolean {
+  try {
+    const parsed: unknown = JSON.parse(value.toString('utf8'));
+    return (
+      typeof parsed === 'object' &&
+      parsed !== null &&
+      !Array.isArray(parsed) &&
+      !('Header' in parsed) &&
+      !('Body' in parsed)
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Turns a consumed record into the message a subscriber sees, as go-micro's Kafka
+ * consumer does:
+ * - the value is the envelope; its `Header` and `Body` become the message;
+ * - Kafka record headers (written by non-go-micro producers) are added to the
+ *   header, replacing envelope keys of the same name;
+ * - `Micro-Topic` is set to the record's topic, and `Content-Type` defaults to
+ *   `application/json`;
+ * - a JSON object with neither `Header` nor `Body` (a plain JSON record from a
+ *   non-go-micro producer) is delivered whole as the body.
+ * @param record the consumed record
+ * @param topic the record's topic
+ * @returns the message
+ * @throws {@link MicroError} 400 (`go.micro.codec`) when the value is not an envelope
+ *   (not JSON, not an object, or `Header`/`Body` of the wrong type) or is null
+ */
+export function decodeRecord(record: ConsumedRecord, topic: string): BrokerMessage {
+  const { value } = record;
+  if (value === null) {
+    throw codecError('envelope', 'record has no value (a tombstone), not a go-micro envelope', 400);
+  }
+  const envelope = decodeEnvelope(value);
+  let { body } = envelope;
+  const header: Header = envelope.header;
+  if (
+    body.length === 0 &&
+    Object.keys(header).length === 0 &&
+    isPlainObjectWithoutEnvelopeKeys(value)
+  ) {
+    // A copy: the value is a view into kafkajs's whole fetch response.
+    body = new Uint8Array(value);
+  }
+  if (record.headers) {
+    for (const [key, raw] of Object.entries(record.headers)) {
+      const text = headerValue(raw);
+      if (text !== undefined) header[key] = text;
+    }
+  }
+  header['Micro-Topic'] = topic;
+  if (header['Content-Type'] === undefined) header['Content-Type'] = DEFAULT_CONTENT_TYPE;
+  return { header, body };
+}
