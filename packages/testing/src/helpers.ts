@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from '@jest/globals';
+import { errorMessage } from '@micro/core';
 
 /**
  * A name no other test uses, so suites can share one real server.
@@ -49,7 +50,7 @@ export async function waitFor<T>(
       lastError = error;
     }
     if (Date.now() >= deadline) {
-      const detail = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+      const detail = lastError === undefined ? '' : ` (last error: ${errorMessage(lastError)})`;
       throw new Error(`timed out after ${timeout} ms waiting for ${what}${detail}`);
     }
     await new Promise((resolve) => setTimeout(resolve, interval));

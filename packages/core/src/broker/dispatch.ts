@@ -1,3 +1,4 @@
+import { errorMessage } from '../errors/errors.js';
 import type { Logger } from '../logger/logger.js';
 import type { BrokerHandler, Event } from './broker.js';
 
@@ -25,7 +26,7 @@ export async function dispatchEvent(
   } catch (error) {
     options.logger.error('broker: subscriber failed', {
       topic: event.topic,
-      error: error instanceof Error ? error.message : String(error),
+      error: errorMessage(error),
     });
     if (options.autoAck) {
       await event.nack().catch((nackError: unknown) =>

@@ -3,6 +3,7 @@ import type { Codec } from '../codec/codec.js';
 import {
   cancelled,
   ErrorIds,
+  errorMessage,
   internalServerError,
   isMicroError,
   isRetryable,
@@ -175,7 +176,7 @@ export class RpcClient implements Client {
           endpoint,
           attempt: attempt + 1,
           node: node?.address,
-          error: error instanceof Error ? error.message : String(error),
+          error: errorMessage(error),
         });
       }
       const pause = Math.min(backoffDelay(attempt, this.#backoff), deadline - Date.now());
@@ -187,7 +188,7 @@ export class RpcClient implements Client {
         }
       }
     }
-    const last = lastError instanceof Error ? `; last error: ${lastError.message}` : '';
+    const last = lastError === undefined ? '' : `; last error: ${errorMessage(lastError)}`;
     throw timeout(
       ErrorIds.client,
       `call to ${service} ${endpoint} timed out after ${options.timeout ?? this.#requestTimeout} ms${last}`,

@@ -115,6 +115,29 @@ export function isMicroError(value: unknown): value is MicroError {
 }
 
 /**
+ * True for an Error from any realm: errors Node's own modules throw inside a
+ * Jest or vm context fail `instanceof Error`, so this checks the shape.
+ * @param value anything caught
+ */
+export function isError(value: unknown): value is Error {
+  return (
+    value instanceof Error ||
+    (typeof value === 'object' &&
+      value !== null &&
+      typeof (value as Error).message === 'string' &&
+      typeof (value as Error).name === 'string')
+  );
+}
+
+/**
+ * The message of anything thrown, for logs and error details.
+ * @param error anything caught
+ */
+export function errorMessage(error: unknown): string {
+  return isError(error) ? error.message : String(error);
+}
+
+/**
  * Parses go-micro's error JSON. A string that is not error JSON becomes the detail
  * of an error with code 0, as go-micro's `errors.Parse` does.
  * @param text the error string received from a peer
@@ -147,7 +170,7 @@ export function parseError(text: string): MicroError {
 export function fromError(error: unknown): MicroError {
   if (isMicroError(error)) return error;
   if (typeof error === 'string') return parseError(error);
-  if (error instanceof Error) {
+  if (isError(error)) {
     const parsed = parseError(error.message);
     return new MicroError(parsed.id, parsed.detail, parsed.code, {
       cause: error,

@@ -1,3 +1,4 @@
+import { isError } from '../errors/errors.js';
 /**
  * A tiny logging interface. Plugins log through the Logger they are given and
  * never call `console`; apps plug in pino, winston or anything with four methods.
@@ -36,7 +37,7 @@ export interface ConsoleLoggerOptions {
 }
 
 function formatValue(value: unknown): string {
-  if (value instanceof Error) return JSON.stringify(value.message);
+  if (isError(value)) return JSON.stringify(value.message);
   if (typeof value === 'string') return /[\s="]/.test(value) ? JSON.stringify(value) : value;
   if (typeof value === 'object' && value !== null) return JSON.stringify(value);
   return String(value);

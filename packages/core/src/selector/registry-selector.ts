@@ -1,4 +1,4 @@
-import { ErrorIds, isMicroError, isRetryable, notFound } from '../errors/errors.js';
+import { ErrorIds, errorMessage, isMicroError, isRetryable, notFound } from '../errors/errors.js';
 import { type Logger, silentLogger } from '../logger/logger.js';
 import type { Node, Registry, Service, WatchEvent, Watcher } from '../registry/registry.js';
 import { normalizeService } from '../registry/util.js';
@@ -136,7 +136,7 @@ export class RegistrySelector implements Selector {
       node: node.id,
       address: node.address,
       cooldownMs: this.#cooldown,
-      error: error instanceof Error ? error.message : String(error),
+      error: errorMessage(error),
     });
   }
 
@@ -204,7 +204,7 @@ export class RegistrySelector implements Selector {
         entry.fetchedAt = Date.now();
         this.#logger.warn('selector: registry refresh failed; using cached nodes', {
           service,
-          error: error instanceof Error ? error.message : String(error),
+          error: errorMessage(error),
         });
       },
     );

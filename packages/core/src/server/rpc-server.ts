@@ -3,8 +3,10 @@ import type { Codec } from '../codec/codec.js';
 import {
   badRequest,
   ErrorIds,
+  errorMessage,
   fromError,
   internalServerError,
+  isError,
   isMicroError,
   type MicroError,
   notFound,
@@ -363,9 +365,9 @@ export class RpcServer implements Server {
     }
     this.#logger.error('server: handler threw', {
       endpoint,
-      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+      error: isError(error) ? (error.stack ?? error.message) : String(error),
     });
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     return internalServerError(this.#options.name, message, error);
   }
 

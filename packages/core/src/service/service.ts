@@ -5,6 +5,7 @@ import type { CallWrapper, Client, ClientOptions } from '../client/client.js';
 import { RpcClient } from '../client/rpc-client.js';
 import { type Codec, Codecs } from '../codec/codec.js';
 import { defaultBroker, defaultCodecs, defaultRegistry, defaultTransport } from '../defaults.js';
+import { errorMessage } from '../errors/errors.js';
 import { backoffDelay, sleep } from '../internal/backoff.js';
 import { createConsoleLogger, type Logger } from '../logger/logger.js';
 import {
@@ -260,7 +261,7 @@ class ServiceRuntime implements MicroService {
     this.#timer = setInterval(() => {
       void this.#register(1).catch((error: unknown) =>
         this.logger.warn('service: re-registration failed; trying again next interval', {
-          error: error instanceof Error ? error.message : String(error),
+          error: errorMessage(error),
           intervalMs: this.#options.registerInterval,
         }),
       );
@@ -295,7 +296,7 @@ class ServiceRuntime implements MicroService {
         this.logger.info(`service ${this.name} deregistered`, { id: this.id });
       } catch (error) {
         this.logger.warn('service: deregistration failed; the record expires with its TTL', {
-          error: error instanceof Error ? error.message : String(error),
+          error: errorMessage(error),
           ttlMs: this.#options.registerTtl,
         });
       }
@@ -363,7 +364,7 @@ class ServiceRuntime implements MicroService {
           if (attempt + 1 >= attempts) throw error;
           this.logger.warn('service: registration failed; retrying', {
             attempt: attempt + 1,
-            error: error instanceof Error ? error.message : String(error),
+            error: errorMessage(error),
           });
           await sleep(backoffDelay(attempt, { base: 200, max: 2_000 }));
         }
