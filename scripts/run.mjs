@@ -50,27 +50,42 @@ async function build() {
   await runPnpm(['exec', 'turbo', 'run', 'build', '--output-logs=errors-only']);
 }
 
-/** Starts the servers and returns the MICRO_TEST_* variables `scripts/services` printed. */
+/**
+ * Starts the servers in the background (a first run builds Consul for minutes, so
+ * it overlaps with install and build) and resolves to the MICRO_TEST_* variables
+ * `scripts/services` printed.
+ */
 function servicesUp() {
   const script = join(root, 'scripts/services');
-  if (!existsSync(script)) return {};
-  log(`starting test servers: ${SERVICES.join(', ')}`);
-  const result = spawnSync('bash', [script, 'up', ...SERVICES], {
-    cwd: root,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
+  if (!existsSync(script)) return Promise.resolve({});
+  log(`starting test servers in the background: ${SERVICES.join(', ')}`);
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [script, 'up', ...SERVICES], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const env = {};
+      for (const line of stdout.split('\n')) {
+        const match = /^export ([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+        if (match) env[match[1]] = match[2].replace(/^'(.*)'$/, '$1');
+      }
+      if (code !== 0) {
+        const message = 'scripts/services up failed; integration tests without their server will skip';
+        if (process.env.MICRO_TEST_REQUIRE_SERVICES === '1') {
+          reject(new Error(message.replace('will skip', 'fail')));
+          return;
+        }
+        log(message);
+      }
+      resolve(env);
+    });
   });
-  const env = {};
-  for (const line of result.stdout.split('\n')) {
-    const match = /^export ([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (match) env[match[1]] = match[2].replace(/^'(.*)'$/, '$1');
-  }
-  if (result.status !== 0) {
-    const message = 'scripts/services up failed; integration tests without their server will skip';
-    if (process.env.MICRO_TEST_REQUIRE_SERVICES === '1') throw new Error(message);
-    log(message);
-  }
-  return env;
 }
 
 function servicesDown() {
@@ -81,16 +96,18 @@ function servicesDown() {
 }
 
 async function test() {
-  await install();
-  await build();
-  const env = { ...process.env, ...servicesUp() };
   const stop = () => {
     servicesDown();
     process.exit(130);
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  const servers = servicesUp();
+  servers.catch(() => {});
   try {
+    await install();
+    await build();
+    const env = { ...process.env, ...(await servers) };
     log('lint, type-check, unit and integration tests');
     await runPnpm(
       [
@@ -108,6 +125,7 @@ async function test() {
       { env },
     );
   } finally {
+    await servers.catch(() => {});
     servicesDown();
   }
 }
