@@ -1,1 +1,7 @@
-export {};
+export {
+  createMsgpackCodec,
+  type Int64Mode,
+  MsgpackCodec,
+  type MsgpackCodecOptions,
+  msgpackCodec,
+} from './msgpack-codec.js';
