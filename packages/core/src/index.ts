@@ -77,7 +77,7 @@ export {
   silentLogger,
 } from './logger/logger.js';
 export { getHeader, Metadata, type MetadataInit } from './metadata/metadata.js';
-export { decodeZlibHex, encodeZlibHex } from './registry/encoding.js';
+export { decodeZlibHex, encodeZlibHex, MAX_DECODED_RECORD } from './registry/encoding.js';
 export { createMemoryRegistry, MemoryRegistry } from './registry/memory.js';
 export {
   DEFAULT_REGISTER_INTERVAL,

@@ -93,3 +93,17 @@ describe('broker envelope', () => {
     expect(decoded.body.byteLength).toBe(0);
   });
 });
+
+describe('zlib-hex registry encoding', () => {
+  it("round-trips go-micro's hex(zlib(json)) and refuses a record that inflates too far", async () => {
+    const { decodeZlibHex, encodeZlibHex } = await import('../src/index.js');
+    const json = '{"Metadata":{"a":"b"},"Service":"x","Version":"v1","Endpoints":[]}';
+    const encoded = encodeZlibHex(json);
+    expect(encoded).toMatch(/^789c[0-9a-f]+$/);
+    expect(decodeZlibHex(encoded)).toBe(json);
+    const bomb = encodeZlibHex('x'.repeat(2 * 1024 * 1024));
+    expect(bomb.length).toBeLessThan(10_000);
+    expect(() => decodeZlibHex(bomb)).toThrow();
+    expect(() => decodeZlibHex('zz')).toThrow(/hex/);
+  });
+});
