@@ -230,23 +230,17 @@ export class RpcClient implements Client {
         for (const key in metadata) if (!(key in header)) header[key] = metadata[key]!;
       }
       await socket.send({ header, body });
-      let response: Message;
-      try {
-        response = await receive(socket, budget, signal, () =>
+      const response = await awaitReply(
+        socket,
+        budget,
+        signal,
+        () =>
           timeout(
             ErrorIds.client,
             `call to ${request.service} ${request.endpoint} at ${node.address} timed out after ${attemptTimeout} ms`,
           ),
-        );
-      } catch (error) {
-        // Tell the server why the caller is leaving, so its handler's signal says so.
-        if (isMicroError(error) && (error.code === 408 || error.code === 499)) {
-          void socket
-            .send({ header: { [Headers.error]: error.toString() }, body: EMPTY })
-            .catch(() => {});
-        }
-        throw error;
-      }
+        () => this.#cancelled(request.service, request.endpoint, signal!),
+      );
       const failure = getHeader(response.header, Headers.error);
       if (failure !== undefined && failure !== '') throw remoteError(failure);
       const responseType = getHeader(response.header, Headers.contentType);
@@ -373,37 +367,39 @@ function combine(
   return own ?? parent;
 }
 
-/** Receives one message, failing at the attempt's end or when the caller aborts. */
-function receive(
+/**
+ * Waits for the reply. At the deadline, or when the caller aborts, it tells the
+ * server why (so the handler's signal says 408 or 499) and closes the socket,
+ * which ends the wait: no promise or timer beyond the socket's own.
+ */
+async function awaitReply(
   socket: Socket,
   ms: number,
   signal: AbortSignal | undefined,
   onTimeout: () => MicroError,
+  onCancel: () => MicroError,
 ): Promise<Message> {
-  if (ms <= 0) return Promise.reject(onTimeout());
-  return new Promise<Message>((resolve, reject) => {
-    const onAbort = () => {
-      deadlines.clear(entry);
-      reject(signal?.reason ?? cancelled(ErrorIds.client, 'cancelled'));
-    };
-    const entry = deadlines.add(Date.now() + ms, () => {
-      signal?.removeEventListener('abort', onAbort);
-      reject(onTimeout());
-    });
-    signal?.addEventListener('abort', onAbort, { once: true });
-    socket.recv().then(
-      (message) => {
-        deadlines.clear(entry);
-        signal?.removeEventListener('abort', onAbort);
-        resolve(message);
-      },
-      (error: unknown) => {
-        deadlines.clear(entry);
-        signal?.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
+  let reason: MicroError | undefined;
+  const leave = (error: MicroError) => {
+    if (reason) return;
+    reason = error;
+    void socket
+      .send({ header: { [Headers.error]: error.toString() }, body: EMPTY })
+      .catch(() => {});
+    void socket.close();
+  };
+  const entry = deadlines.add(Date.now() + ms, () => leave(onTimeout()));
+  const onAbort = () => leave(onCancel());
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await socket.recv();
+  } catch (error) {
+    throw reason ?? error;
+  } finally {
+    deadlines.clear(entry);
+    signal?.removeEventListener('abort', onAbort);
+  }
 }
 
 /** A go-micro error from `Micro-Error`; an unstructured one becomes a 500. */

@@ -8,11 +8,19 @@
 export interface DeadlineEntry {
   readonly at: number;
   readonly expire: () => void;
+  /** False once cleared or fired. */
+  active: boolean;
 }
 
-/** Fires each entry's `expire` within `resolution` ms after its time. */
+/**
+ * Fires each entry's `expire` within `resolution` ms after its time. Entries sit
+ * in an array and are only flagged when cleared (most calls finish long before
+ * their deadline); each tick fires what is due and compacts the rest.
+ */
 export class Deadlines {
-  readonly #pending = new Set<DeadlineEntry>();
+  #entries: DeadlineEntry[] = [];
+  /** Entries neither cleared nor fired. */
+  #active = 0;
   readonly #resolution: number;
   #timer: NodeJS.Timeout | undefined;
 
@@ -21,10 +29,19 @@ export class Deadlines {
     this.#resolution = resolution;
   }
 
+  /** How many entries are stored, cleared ones not yet compacted included. */
+  get stored(): number {
+    return this.#entries.length;
+  }
+
   /** Schedules `expire` at epoch-ms `at`. */
   add(at: number, expire: () => void): DeadlineEntry {
-    const entry = { at, expire };
-    this.#pending.add(entry);
+    const entry: DeadlineEntry = { at, expire, active: true };
+    // Calls that only ever await microtasks starve the timer of ticks: compact here
+    // too, so cleared entries cannot pile up between ticks.
+    if (this.#entries.length >= 1024 && this.#entries.length > 4 * this.#active) this.#compact();
+    this.#entries.push(entry);
+    this.#active++;
     if (!this.#timer) {
       // Referenced while calls wait, so a process does not exit under a pending call.
       this.#timer = setInterval(() => this.#tick(), this.#resolution);
@@ -34,22 +51,37 @@ export class Deadlines {
 
   /** Cancels an entry; harmless after it fired. */
   clear(entry: DeadlineEntry): void {
-    this.#pending.delete(entry);
+    if (!entry.active) return;
+    entry.active = false;
+    this.#active--;
+  }
+
+  /** Drops cleared entries; with `now`, also takes out and returns the due ones. */
+  #compact(now = Number.NEGATIVE_INFINITY): DeadlineEntry[] {
+    const entries = this.#entries;
+    const due: DeadlineEntry[] = [];
+    let kept = 0;
+    for (const entry of entries) {
+      if (!entry.active) continue;
+      if (entry.at <= now) {
+        entry.active = false;
+        this.#active--;
+        due.push(entry);
+      } else {
+        entries[kept++] = entry;
+      }
+    }
+    entries.length = kept;
+    return due;
   }
 
   #tick(): void {
-    if (this.#pending.size === 0) {
+    const due = this.#compact(Date.now());
+    if (this.#entries.length === 0) {
       clearInterval(this.#timer);
       this.#timer = undefined;
-      return;
     }
-    const now = Date.now();
-    for (const entry of this.#pending) {
-      if (entry.at <= now) {
-        this.#pending.delete(entry);
-        entry.expire();
-      }
-    }
+    for (const entry of due) entry.expire();
   }
 }
 
