@@ -189,89 +189,104 @@ function isWrapper(document: object): boolean {
   return count === 1;
 }
 
+/** How deep {@link findUnencodable} looks; deeper values are written unchecked. */
+const CHECK_DEPTH = 256;
+
 /**
  * Finds what bson would write wrong without a word: a bigint outside int64 (it
  * wraps around) and an invalid Date (it becomes 1970-01-01). Returns a description
- * with the field's path, or undefined.
+ * with the field's path, or undefined. Cycles are left to bson, which refuses them.
  */
 function findUnencodable(root: unknown): string | undefined {
-  const stack: { value: object; path: string }[] = [{ value: root as object, path: '' }];
-  const seen = new Set<object>();
-  while (stack.length > 0) {
-    const { value: container, path } = stack.pop()!;
-    if (seen.has(container)) continue; // shared or cyclic: checked once (bson rejects cycles)
-    seen.add(container);
-    if (container instanceof Map || types.isMap(container)) {
+  const ancestors: object[] = [];
+  const visit = (container: object, depth: number): string | undefined => {
+    if (depth > CHECK_DEPTH || ancestors.includes(container)) return undefined;
+    ancestors.push(container);
+    let problem: string | undefined;
+    if (Array.isArray(container)) {
+      for (let i = 0; i < container.length && !problem; i++) {
+        problem = checkValue(container[i], i, depth);
+      }
+    } else if (container instanceof Map || types.isMap(container)) {
       for (const [key, value] of container as Map<unknown, unknown>) {
-        const problem = check(value, path, key, stack);
-        if (problem) return problem;
+        problem = checkValue(value, key, depth);
+        if (problem) break;
       }
     } else {
       for (const key in container) {
-        const problem = check((container as Record<string, unknown>)[key], path, key, stack);
-        if (problem) return problem;
+        problem = checkValue((container as Record<string, unknown>)[key], key, depth);
+        if (problem) break;
       }
     }
-  }
-  return undefined;
-}
-
-function check(
-  value: unknown,
-  path: string,
-  key: unknown,
-  stack: { value: object; path: string }[],
-): string | undefined {
-  if (typeof value === 'bigint') {
-    if (value < INT64_MIN || value > INT64_MAX) {
-      return `${field(path, key)}: bigint ${value} is outside BSON's int64 range`;
+    ancestors.pop();
+    return problem;
+  };
+  const checkValue = (value: unknown, key: unknown, depth: number): string | undefined => {
+    if (typeof value === 'bigint') {
+      if (value >= INT64_MIN && value <= INT64_MAX) return undefined;
+      return `${String(key)}: bigint ${value} is outside BSON's int64 range`;
     }
-  } else if (typeof value === 'object' && value !== null) {
-    if (types.isDate(value)) {
-      if (Number.isNaN((value as Date).getTime())) return `${field(path, key)}: invalid Date`;
-    } else if (
-      !('_bsontype' in value) &&
-      !ArrayBuffer.isView(value) &&
-      !types.isAnyArrayBuffer(value) &&
-      !types.isRegExp(value) &&
-      typeof (value as { toBSON?: unknown }).toBSON !== 'function'
-    ) {
-      stack.push({ value, path: path === '' ? String(key) : `${path}.${String(key)}` });
+    if (typeof value !== 'object' || value === null) return undefined;
+    const prototype = Object.getPrototypeOf(value);
+    if (prototype !== Object.prototype && prototype !== null && !Array.isArray(value)) {
+      if (types.isDate(value)) {
+        return Number.isNaN((value as Date).getTime()) ? `${String(key)}: invalid Date` : undefined;
+      }
+      if (
+        '_bsontype' in value ||
+        ArrayBuffer.isView(value) ||
+        types.isAnyArrayBuffer(value) ||
+        types.isRegExp(value) ||
+        typeof (value as { toBSON?: unknown }).toBSON === 'function'
+      ) {
+        return undefined;
+      }
     }
-  }
-  return undefined;
-}
-
-function field(path: string, key: unknown): string {
-  return path === '' ? String(key) : `${path}.${String(key)}`;
+    const inner = visit(value, depth + 1);
+    return inner === undefined ? undefined : `${String(key)}.${inner}`;
+  };
+  return typeof root === 'object' && root !== null ? visit(root, 0) : undefined;
 }
 
 /**
  * Generic binary (subtype 0) becomes a Uint8Array and every Binary gets bytes of
- * its own: bson hands out views of the received body.
+ * its own: bson hands out views of the received body. bson builds documents as
+ * plain objects and arrays, so nothing else needs a look.
  */
 function promoteBinaries(root: Document): void {
-  const stack: Record<string, unknown>[] = [root];
+  const stack: object[] = [root];
   while (stack.length > 0) {
-    const container = stack.pop()!;
-    for (const key in container) {
-      const value = container[key];
-      if (typeof value !== 'object' || value === null) continue;
-      if (value instanceof Binary) {
-        const bytes = Buffer.from(value.buffer.subarray(0, value.position));
-        container[key] =
-          value.sub_type === Binary.SUBTYPE_DEFAULT
-            ? bytes
-            : value instanceof UUID
-              ? new UUID(bytes)
-              : new Binary(bytes, value.sub_type);
-      } else if (Array.isArray(value) || !('_bsontype' in value)) {
-        if (!types.isDate(value) && !types.isRegExp(value)) {
-          stack.push(value as Record<string, unknown>);
-        }
+    const container = stack.pop() as Record<string | number, unknown>;
+    if (Array.isArray(container)) {
+      for (let i = 0; i < container.length; i++) {
+        const value: unknown = container[i];
+        if (typeof value === 'object' && value !== null) promote(container, i, value, stack);
+      }
+    } else {
+      for (const key in container) {
+        const value = container[key];
+        if (typeof value === 'object' && value !== null) promote(container, key, value, stack);
       }
     }
   }
+}
+
+function promote(
+  container: Record<string | number, unknown>,
+  key: string | number,
+  value: object,
+  stack: object[],
+): void {
+  if (Array.isArray(value)) stack.push(value);
+  else if (value instanceof Binary) {
+    const bytes = Buffer.from(value.buffer.subarray(0, value.position));
+    container[key] =
+      value.sub_type === Binary.SUBTYPE_DEFAULT
+        ? bytes
+        : value instanceof UUID
+          ? new UUID(bytes)
+          : new Binary(bytes, value.sub_type);
+  } else if (Object.getPrototypeOf(value) === Object.prototype) stack.push(value);
 }
 
 function describeSize(bytes: number): string {
