@@ -127,6 +127,18 @@ export function codecConformance(
       expectCodecError(caught, 400);
     });
 
+    it('throws a 400 codec error for bytes trailing a complete value', () => {
+      const encoded = codec.marshal({ complete: true });
+      const doubled = Buffer.concat([encoded, encoded]);
+      let caught: unknown;
+      try {
+        codec.unmarshal(doubled);
+      } catch (error) {
+        caught = error;
+      }
+      expectCodecError(caught, 400);
+    });
+
     it('throws a 400 codec error for random garbage', () => {
       // Bytes that start like text but break every format's framing.
       const garbage = Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x00, 0x13, 0x37, 0xc1, 0x80, 0x22]);
