@@ -1,5 +1,8 @@
-// In-process call cost: a unary call through the whole @micro stack (client,
-// selector, memory transport, server, JSON codec) against a direct async call.
+// In-process call cost against a direct async call, two ways:
+//  - the default path: client, selector, memory transport, server and JSON codec,
+//    so values are serialized exactly as over a network transport;
+//  - the `local` client option (go-micro v6's client.Local): same routing,
+//    wrappers, deadlines and errors, no transport and no codec.
 // Usage: node --expose-gc bench/in-process.mjs [seconds per run, default 3]
 import { createMemoryBroker, createMemoryRegistry, createMemoryTransport, createService, silentLogger } from '@micro/core';
 
@@ -50,11 +53,17 @@ const direct = await measure('direct async function call', () => greeter.Hello(r
 const micro = await measure('@micro call (memory transport, JSON)', () =>
   service.client.call('helloworld', 'Greeter.Hello', request),
 );
+const caller = await createService({ name: 'caller', logger: silentLogger, client: { local: true }, ...components });
+await caller.start();
+const local = await measure('@micro call (local option)', () =>
+  caller.client.call('helloworld', 'Greeter.Hello', request),
+);
 console.log(
   JSON.stringify({
-    overheadNsPerCall: micro.nsPerCall - direct.nsPerCall,
-    overheadCpuNsPerCall: micro.cpuNsPerCall - direct.cpuNsPerCall,
+    memoryOverheadNsPerCall: micro.nsPerCall - direct.nsPerCall,
+    localOverheadNsPerCall: local.nsPerCall - direct.nsPerCall,
     node: process.version,
   }),
 );
+await caller.stop();
 await service.stop();

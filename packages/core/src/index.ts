@@ -113,7 +113,7 @@ export {
   type SelectorOptions,
   type Strategy,
 } from './selector/selector.js';
-export { DEFAULT_SHUTDOWN_TIMEOUT, RpcServer } from './server/rpc-server.js';
+export { DEFAULT_SHUTDOWN_TIMEOUT, type LocalRequest, RpcServer } from './server/rpc-server.js';
 export {
   type Context,
   type EndpointDescription,

@@ -128,6 +128,14 @@ export interface ClientOptions {
    * @default { base: 50, max: 1000 }
    */
   backoff?: BackoffOptions;
+  /**
+   * Call servers running in this same process directly: no transport, no codec,
+   * request and response passed by reference (so neither side may change them
+   * afterwards). Routing, wrappers, deadlines, retries and errors are unchanged;
+   * streams always use the transport. go-micro v6 calls this `client.Local`.
+   * @default false
+   */
+  local?: boolean;
   wrappers?: readonly CallWrapper[];
   logger?: Logger;
 }

@@ -14,6 +14,7 @@ import {
 import { backoffDelay, sleep } from '../internal/backoff.js';
 import { deadlines } from '../internal/deadlines.js';
 import { Headers, PROTOCOL_HEADERS } from '../internal/headers.js';
+import { type LocalServer, localServers } from '../internal/local.js';
 import { RpcStream } from '../internal/rpc-stream.js';
 import { type Logger, silentLogger } from '../logger/logger.js';
 import { getHeader, Metadata } from '../metadata/metadata.js';
@@ -55,6 +56,7 @@ export class RpcClient implements Client {
   readonly #retries: number;
   readonly #dialTimeout: number;
   readonly #backoff: { base: number; max: number };
+  readonly #local: boolean;
   readonly #call: CallFunc;
   #sequence = 0;
 
@@ -67,6 +69,7 @@ export class RpcClient implements Client {
     this.#retries = options.retries ?? DEFAULT_RETRIES;
     this.#dialTimeout = options.dialTimeout ?? DEFAULT_DIAL_TIMEOUT;
     this.#backoff = { base: options.backoff?.base ?? 50, max: options.backoff?.max ?? 1_000 };
+    this.#local = options.local ?? false;
     this.#call = (options.wrappers ?? []).reduceRight<CallFunc>(
       (next, wrap) => wrap(next),
       (request) => this.#execute(request),
@@ -136,7 +139,8 @@ export class RpcClient implements Client {
     const { service, endpoint, options } = request;
     const contentType = options.contentType ?? this.#contentType;
     const codec = this.#options.codecs.require(contentType);
-    const body = codec.marshal(request.body);
+    // Encoded on the first attempt that needs bytes: a local call needs none.
+    let body: Uint8Array | undefined;
     const parent = options.context;
     let deadline = Date.now() + (options.timeout ?? this.#requestTimeout);
     if (parent?.deadline !== undefined && parent.deadline < deadline) deadline = parent.deadline;
@@ -154,16 +158,20 @@ export class RpcClient implements Client {
         if (!next) next = await this.#next(service, options);
         node = next();
         const attemptTimeout = Math.min(options.attemptTimeout ?? remaining, remaining);
-        const response = await this.#attempt(
-          node,
-          request,
-          contentType,
-          metadata,
-          body,
-          codec,
-          attemptTimeout,
-          signal,
-        );
+        const local = this.#local ? localServers.get(node.address) : undefined;
+        if (!local && !body) body = codec.marshal(request.body);
+        const response = local
+          ? await this.#attemptLocal(local, request, metadata, attemptTimeout, signal)
+          : await this.#attempt(
+              node,
+              request,
+              contentType,
+              metadata,
+              body!,
+              codec,
+              attemptTimeout,
+              signal,
+            );
         if (!options.address) this.#options.selector.mark(service, node);
         return response;
       } catch (error) {
@@ -194,6 +202,75 @@ export class RpcClient implements Client {
       `call to ${service} ${endpoint} timed out after ${options.timeout ?? this.#requestTimeout} ms${last}`,
       lastError,
     );
+  }
+
+  /** One attempt on a server in this process: no transport, no codec, values by reference. */
+  #attemptLocal(
+    local: LocalServer,
+    request: ClientRequest,
+    metadata: Header | undefined,
+    attemptTimeout: number,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
+    const header: Header = {
+      [Headers.id]: String(++this.#sequence),
+      [Headers.service]: request.service,
+      [Headers.endpoint]: request.endpoint,
+      [Headers.method]: request.endpoint,
+    };
+    if (metadata) {
+      for (const key in metadata) if (!(key in header)) header[key] = metadata[key]!;
+    }
+    const deadline = Date.now() + attemptTimeout;
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      let gone: ((reason: unknown) => void) | undefined;
+      const settle = () => {
+        settled = true;
+        deadlines.clear(entry);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const leave = (error: MicroError) => {
+        if (settled) return;
+        settle();
+        gone?.(error);
+        reject(error);
+      };
+      const entry = deadlines.add(deadline, () =>
+        leave(
+          timeout(
+            ErrorIds.client,
+            `call to ${request.service} ${request.endpoint} (local) timed out after ${attemptTimeout} ms`,
+          ),
+        ),
+      );
+      const onAbort = () => leave(this.#cancelled(request.service, request.endpoint, signal!));
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
+      local
+        .invokeLocal({
+          service: request.service,
+          endpoint: request.endpoint,
+          body: request.body,
+          header,
+          deadline,
+          watch: (callback) => {
+            gone = callback;
+          },
+        })
+        .then(
+          (value) => {
+            if (settled) return;
+            settle();
+            resolve(value);
+          },
+          (error: unknown) => {
+            if (settled) return;
+            settle();
+            reject(error);
+          },
+        );
+    });
   }
 
   /** One attempt on one node. */

@@ -4,6 +4,26 @@ import { getHeader, Metadata } from '../metadata/metadata.js';
 import type { Header, Socket } from '../transport/transport.js';
 import type { Context, MessageContext } from './server.js';
 
+/** Starts watching for a caller that gives up; calls back with why. */
+export type CallerWatch = (gone: (reason: unknown) => void) => void;
+
+/**
+ * Watches a unary caller's socket: a caller sends nothing after its request
+ * unless it gives up, and then it says why (408 or 499) before closing.
+ */
+export function watchSocket(socket: Socket, endpoint: string): CallerWatch {
+  return (gone) => {
+    const left = () => cancelled(ErrorIds.server, `caller went away during ${endpoint}`);
+    socket.recv().then(
+      (message) => {
+        const reason = getHeader(message.header, Headers.error);
+        gone(reason ? parseError(reason) : left());
+      },
+      () => gone(left()),
+    );
+  };
+}
+
 /**
  * A handler's {@link Context}. The metadata and the AbortSignal are built on first
  * use, so a handler that never looks at them costs no timer and no allocation.
@@ -15,19 +35,23 @@ export class RequestContext implements Context {
   #abortReason: unknown;
   #done = false;
 
+  /**
+   * @param header the request headers, exposed as metadata
+   * @param remote the caller's address
+   * @param service the service name asked for
+   * @param endpoint the endpoint served
+   * @param deadline the caller's deadline, epoch ms
+   * @param watchCaller started on first use of the signal; streams report a
+   *   departed caller themselves and pass none
+   */
   constructor(
     private readonly header: Header,
-    private readonly socket: Socket,
+    readonly remote: string,
     readonly service: string,
     readonly endpoint: string,
     readonly deadline: number | undefined,
-    /** Unary calls watch the socket for the caller leaving; streams report it themselves. */
-    private readonly unary: boolean,
+    private readonly watchCaller?: CallerWatch,
   ) {}
-
-  get remote(): string {
-    return this.socket.remote;
-  }
 
   get metadata(): Metadata {
     if (!this.#metadata) this.#metadata = new Metadata(this.header);
@@ -52,17 +76,7 @@ export class RequestContext implements Context {
         this.#timer.unref();
       }
     }
-    if (this.unary) {
-      // A unary caller sends nothing more unless it gives up: then it says why.
-      const gone = () => cancelled(ErrorIds.server, `caller went away during ${this.endpoint}`);
-      this.socket.recv().then(
-        (message) => {
-          const reason = getHeader(message.header, Headers.error);
-          this.abort(reason ? parseError(reason) : gone());
-        },
-        () => this.abort(gone()),
-      );
-    }
+    this.watchCaller?.((reason) => this.abort(reason));
     return controller.signal;
   }
 

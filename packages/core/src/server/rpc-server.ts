@@ -20,7 +20,7 @@ import { type Logger, silentLogger } from '../logger/logger.js';
 import { getHeader } from '../metadata/metadata.js';
 import type { Endpoint } from '../registry/registry.js';
 import type { Header, Listener, Message, Socket } from '../transport/transport.js';
-import { EventContext, RequestContext } from './context.js';
+import { type CallerWatch, EventContext, RequestContext, watchSocket } from './context.js';
 import {
   type EndpointDescription,
   type HandleOptions,
@@ -52,6 +52,24 @@ interface Subscription {
 }
 
 const DEFAULT_CONTENT_TYPE = 'application/json';
+/** The caller address a handler sees for a local call. */
+const LOCAL_ADDRESS = 'local';
+/** What a handler sees as the content type of a local call: values, not bytes. */
+const LOCAL_CONTENT_TYPE = 'application/x-local';
+
+/** A unary call made in this process (see {@link RpcServer.invokeLocal}). */
+export interface LocalRequest {
+  service: string;
+  endpoint: string;
+  /** The request value itself, not encoded. */
+  body: unknown;
+  /** Request headers, as a network call would carry them. */
+  header: Header;
+  /** The caller's deadline, epoch ms. */
+  deadline: number | undefined;
+  /** Lets the handler's signal learn when the caller gives up. */
+  watch?: CallerWatch;
+}
 const EMPTY = new Uint8Array(0);
 
 /** The default shutdown drain bound: 10 s. */
@@ -222,19 +240,9 @@ export class RpcServer implements Server {
       }
       const header = message.header;
       id = getHeader(header, Headers.id) ?? '';
-      if (this.#draining) {
-        throw unavailable(ErrorIds.server, `server ${this.#options.name} is shutting down`);
-      }
-      const endpoint = getHeader(header, Headers.endpoint) || getHeader(header, Headers.method);
-      const route = endpoint ? this.#routes.get(endpoint) : undefined;
-      if (!route) {
-        throw notFound(
-          ErrorIds.server,
-          endpoint
-            ? `service ${this.#options.name} has no endpoint ${endpoint}`
-            : 'request names no endpoint (Micro-Endpoint header missing)',
-        );
-      }
+      const route = this.#route(
+        getHeader(header, Headers.endpoint) || getHeader(header, Headers.method),
+      );
       const requested = getHeader(header, Headers.contentType) || DEFAULT_CONTENT_TYPE;
       const codec = this.#options.codecs.require(requested);
       contentType = requested;
@@ -243,11 +251,11 @@ export class RpcServer implements Server {
       const deadline = timeoutNs ? Date.now() + Math.floor(Number(timeoutNs) / 1e6) : undefined;
       context = new RequestContext(
         header,
-        socket,
+        socket.remote,
         getHeader(header, Headers.service) ?? this.#options.name,
         route.endpoint,
         Number.isFinite(deadline) ? deadline : undefined,
-        !route.stream,
+        route.stream ? undefined : watchSocket(socket, route.endpoint),
       );
       this.#contexts.add(context);
       if (route.stream) {
@@ -261,19 +269,7 @@ export class RpcServer implements Server {
         );
         return;
       }
-      const body = decode(codec, message.body);
-      const result = await this.#call({
-        service: context.service,
-        endpoint: route.endpoint,
-        contentType,
-        body,
-        stream: false,
-        context,
-      });
-      if (context.expired) {
-        // The caller has given up: a late answer would be a lie about the deadline.
-        throw timeout(ErrorIds.server, `${route.endpoint} finished after the caller's deadline`);
-      }
+      const result = await this.#unary(route, decode(codec, message.body), contentType, context);
       await socket.send({ header: replyHeader(id, contentType), body: codec.marshal(result) });
     } catch (error) {
       const failure = this.#failure(error, context?.endpoint);
@@ -288,6 +284,81 @@ export class RpcServer implements Server {
       void socket.close();
       this.#inFlight.leave();
     }
+  }
+
+  /**
+   * Serves a unary call made in this process without transport or codec: the
+   * same routing, wrappers, deadline and error mapping, with values passed by
+   * reference. The client's `local` option uses it.
+   * @throws {@link MicroError} as the call would answer over a transport
+   */
+  async invokeLocal(request: LocalRequest): Promise<unknown> {
+    this.#inFlight.enter();
+    let context: RequestContext | undefined;
+    try {
+      const route = this.#route(request.endpoint);
+      if (route.stream) {
+        throw badRequest(
+          ErrorIds.server,
+          `${route.endpoint} is a stream endpoint: open it with client.stream`,
+        );
+      }
+      context = new RequestContext(
+        request.header,
+        LOCAL_ADDRESS,
+        request.service,
+        route.endpoint,
+        request.deadline,
+        request.watch,
+      );
+      this.#contexts.add(context);
+      return await this.#unary(route, request.body, LOCAL_CONTENT_TYPE, context);
+    } catch (error) {
+      throw this.#failure(error, context?.endpoint ?? request.endpoint);
+    } finally {
+      if (context) {
+        context.finish();
+        this.#contexts.delete(context);
+      }
+      this.#inFlight.leave();
+    }
+  }
+
+  /** The route for an endpoint; 503 while draining, 404 when unknown. */
+  #route(endpoint: string | undefined): Route {
+    if (this.#draining) {
+      throw unavailable(ErrorIds.server, `server ${this.#options.name} is shutting down`);
+    }
+    const route = endpoint ? this.#routes.get(endpoint) : undefined;
+    if (route) return route;
+    throw notFound(
+      ErrorIds.server,
+      endpoint
+        ? `service ${this.#options.name} has no endpoint ${endpoint}`
+        : 'request names no endpoint (Micro-Endpoint header missing)',
+    );
+  }
+
+  /** Runs a unary handler through the wrappers. */
+  async #unary(
+    route: Route,
+    body: unknown,
+    contentType: string,
+    context: RequestContext,
+  ): Promise<unknown> {
+    const result = await this.#call({
+      service: context.service,
+      endpoint: route.endpoint,
+      contentType,
+      body,
+      stream: false,
+      context,
+    });
+    if (context.expired) {
+      // The caller has given up: a late answer would be a lie about the deadline.
+      throw timeout(ErrorIds.server, `${route.endpoint} finished after the caller's deadline`);
+    }
+    return result;
   }
 
   async #serveStream(

@@ -7,6 +7,7 @@ import { type Codec, Codecs } from '../codec/codec.js';
 import { defaultBroker, defaultCodecs, defaultRegistry, defaultTransport } from '../defaults.js';
 import { errorMessage } from '../errors/errors.js';
 import { backoffDelay, sleep } from '../internal/backoff.js';
+import { localServers } from '../internal/local.js';
 import { createConsoleLogger, type Logger } from '../logger/logger.js';
 import {
   DEFAULT_REGISTER_INTERVAL,
@@ -91,7 +92,7 @@ export interface ServiceOptions {
   /** Client defaults (`MICRO_CLIENT_REQUEST_TIMEOUT`, `MICRO_CLIENT_RETRIES`). */
   client?: Pick<
     ClientOptions,
-    'contentType' | 'requestTimeout' | 'retries' | 'dialTimeout' | 'backoff'
+    'contentType' | 'requestTimeout' | 'retries' | 'dialTimeout' | 'backoff' | 'local'
   >;
   wrappers?: {
     handler?: readonly HandlerWrapper[];
@@ -251,6 +252,7 @@ class ServiceRuntime implements MicroService {
         registry: this.registry.name,
       },
     };
+    localServers.add(this.#node.address, this.server);
     try {
       await this.#register(REGISTER_ATTEMPTS);
     } catch (error) {
@@ -302,6 +304,7 @@ class ServiceRuntime implements MicroService {
       }
     }
     await this.server.stop();
+    if (this.#node) localServers.remove(this.#node.address, this.server);
     for (const component of this.#owned) {
       await component
         .close()
