@@ -330,8 +330,10 @@ export class TcpTransport implements Transport {
   }
 
   /**
-   * What this transport holds right now: connections, Sockets, bytes waiting to
-   * be written and bytes waiting to be read.
+   * What this transport holds right now, for monitoring and tests.
+   * @returns connections, Sockets, bytes waiting to be written and bytes waiting to be read
+   * @example
+   * const { queuedBytes } = transport.stats(); // stays below writeHighWaterMark + one message
    */
   stats(): TcpTransportStats {
     const stats: TcpTransportStats = {
@@ -354,6 +356,7 @@ export class TcpTransport implements Transport {
   /**
    * Closes every dialed connection (their Sockets fail with 503) and every
    * listener this transport opened. Later dials and listens fail with 503. Idempotent.
+   * @returns once every listener has closed
    */
   async close(): Promise<void> {
     this.#closed = true;
@@ -461,8 +464,9 @@ class TcpListener implements Listener {
   }
 
   /**
-   * Stops accepting, closes every connection (their Sockets fail with 503) and
-   * resolves once the server is closed. Idempotent.
+   * Stops accepting and closes every connection; their Sockets fail with 503.
+   * Idempotent.
+   * @returns once the server has closed (peers that do not hang up are cut after 2 s)
    */
   close(): Promise<void> {
     if (this.#closing !== undefined) return this.#closing;
