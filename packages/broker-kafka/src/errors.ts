@@ -50,7 +50,11 @@ interface KafkaJSLike extends Error {
   errors?: unknown;
 }
 
-/** The innermost error of a kafkajs chain (retries wrap the error that ended them). */
+/**
+ * The innermost error of a kafkajs chain (retries wrap the error that ended them).
+ * @param error anything kafkajs threw
+ * @returns the error at the end of the `cause` (or aggregate) chain
+ */
 export function rootCause(error: unknown): unknown {
   let current = error;
   for (let depth = 0; depth < 10; depth++) {
@@ -81,6 +85,8 @@ export function rootCause(error: unknown): unknown {
  * - 500: anything else
  * @param error anything kafkajs threw
  * @returns an HTTP-like status code
+ * @example
+ * errorCode(new KafkaJSConnectionError('connect ECONNREFUSED 127.0.0.1:9092')); // 503
  */
 export function errorCode(error: unknown): number {
   if (isMicroError(error)) return error.code;
@@ -105,6 +111,9 @@ export function errorCode(error: unknown): number {
  * @param error anything kafkajs threw
  * @param action what was being done, e.g. `publish to "orders"`
  * @returns the error to throw to the caller
+ * @example
+ * toMicroError(error, 'publish to "orders"').detail;
+ * // 'kafka unreachable: publish to "orders" failed: Connection error: connect ECONNREFUSED 127.0.0.1:9092'
  */
 export function toMicroError(error: unknown, action: string): MicroError {
   if (isMicroError(error)) return error;

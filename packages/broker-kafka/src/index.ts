@@ -10,3 +10,4 @@ export {
   type KafkaBrokerOptions,
 } from './options.js';
 export { decodeRecord, encodeRecord } from './record.js';
+export type { KafkaSubscription } from './subscription.js';

@@ -7,7 +7,6 @@ import {
   ErrorIds,
   type PublishOptions,
   type SubscribeOptions,
-  type Subscriber,
   unavailable,
 } from '@micro/core';
 import kafkajs, { type Admin, type Kafka, type Producer } from 'kafkajs';
@@ -197,7 +196,7 @@ export class KafkaBroker implements Broker {
    * @param topic a Kafka topic name
    * @param handler called once per delivery
    * @param options queue group and autoAck
-   * @returns the subscription
+   * @returns the subscription; its `groupId` is the consumer group
    * @throws {@link MicroError} 400 for a topic Kafka does not allow or an empty
    *   queue; 503 when not connected, when Kafka cannot be reached within `timeout`,
    *   or when the group join takes longer than `timeout` + `rebalanceTimeout`
@@ -206,7 +205,7 @@ export class KafkaBroker implements Broker {
     topic: string,
     handler: BrokerHandler,
     options: SubscribeOptions = {},
-  ): Promise<Subscriber> {
+  ): Promise<KafkaSubscription> {
     const admin = this.#admin;
     if (!admin || this.#disconnecting !== undefined) {
       throw unavailable(

@@ -27,6 +27,9 @@ const GO_ESCAPED_ALL = /[<>&\u2028\u2029]/g;
  * escaped as `\u003c`-style sequences.
  * @param message the message to publish
  * @returns the record value (the envelope's JSON bytes)
+ * @example
+ * encodeRecord({ header: { 'Micro-Topic': 'orders', 'Content-Type': 'text/plain' }, body: Buffer.from('hi') })
+ *   .toString(); // '{"Header":{"Content-Type":"text/plain","Micro-Topic":"orders"},"Body":"aGk="}'
  */
 export function encodeRecord(message: BrokerMessage): Buffer {
   const header: Header = {};
@@ -95,6 +98,9 @@ function isPlainObjectWithoutEnvelopeKeys(value: Buffer): boolean {
  * @returns the message
  * @throws {@link MicroError} 400 (`go.micro.codec`) when the value is not an envelope
  *   (not JSON, not an object, or `Header`/`Body` of the wrong type) or is null
+ * @example
+ * decodeRecord({ value: Buffer.from('{"Header":{},"Body":"aGk="}') }, 'orders');
+ * // { header: { 'Micro-Topic': 'orders', 'Content-Type': 'application/json' }, body: <68 69> }
  */
 export function decodeRecord(record: ConsumedRecord, topic: string): BrokerMessage {
   const { value } = record;

@@ -76,7 +76,8 @@ function deferred(): Deferred {
 }
 
 /**
- * A {@link Subscriber} backed by one kafkajs consumer.
+ * A {@link Subscriber} backed by one kafkajs consumer, as returned by
+ * {@link KafkaBroker.subscribe}.
  *
  * Offsets are committed only for messages whose handler succeeded; a handler that
  * throws gets the message again after a backoff, in place, so order per partition
@@ -241,16 +242,21 @@ export class KafkaSubscription implements Subscriber {
     consumer.on(consumer.events.CRASH, (event) => {
       this.#crashed(consumer, event.payload.error, event.payload.restart);
     });
+    // unsubscribe() may run while this starts: it disconnects the consumer it saw, so
+    // one that got this far after it must be disconnected here.
+    const superseded = () => this.#closed || this.#consumer !== consumer;
     await consumer.connect();
-    if (this.#closed || this.#consumer !== consumer) return;
-    await consumer.subscribe({ topic: this.topic, fromBeginning: false });
-    await consumer.run({
-      autoCommit: true,
-      autoCommitInterval: o.commitInterval,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: o.partitionsConsumedConcurrently,
-      eachBatch: (payload) => this.#handleBatch(payload),
-    });
+    if (!superseded()) await consumer.subscribe({ topic: this.topic, fromBeginning: false });
+    if (!superseded()) {
+      await consumer.run({
+        autoCommit: true,
+        autoCommitInterval: o.commitInterval,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: o.partitionsConsumedConcurrently,
+        eachBatch: (payload) => this.#handleBatch(payload),
+      });
+    }
+    if (superseded()) await consumer.disconnect().catch(() => {});
   }
 
   /**

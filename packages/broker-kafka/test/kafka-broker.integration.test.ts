@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { type Broker, type Event, isMicroError, type Subscriber } from '@micro/core';
+import { type Broker, type Event, isMicroError } from '@micro/core';
 import {
   brokerConformance,
   describeWithServer,
@@ -217,9 +217,7 @@ describeWithServer('KafkaBroker', ['MICRO_TEST_KAFKA_ADDRESS'], (env) => {
       const broker = await connected();
       const topic = await newTopic();
       const queue = randomName('queue');
-      const broadcast = (await broker.subscribe(topic, () => {})) as Subscriber & {
-        groupId: string;
-      };
+      const broadcast = await broker.subscribe(topic, () => {});
       const queued = await broker.subscribe(topic, () => {}, { queue });
       const groups = async () => (await admin.listGroups()).groups.map((g) => g.groupId);
       expect(await groups()).toEqual(expect.arrayContaining([broadcast.groupId, queue]));

@@ -99,7 +99,8 @@ describeWithServer('KafkaBroker faults', ['MICRO_TEST_KAFKA_ADDRESS'], (env) => 
   describe('a Kafka restart under load', () => {
     it('loses nothing that was acknowledged, and the subscription resumes by itself', async () => {
       const publisher = await connected({ timeout: 3_000 });
-      const subscriber = await connected();
+      const subscriberLog = recordingLogger();
+      const subscriber = await connected({ logger: subscriberLog });
       const topic = randomName('topic');
       const queue = randomName('queue');
 
@@ -143,6 +144,13 @@ describeWithServer('KafkaBroker faults', ['MICRO_TEST_KAFKA_ADDRESS'], (env) => 
       await waitFor('a publish to fail while Kafka is down', () => failures.length > 0, {
         timeout: 30_000,
       });
+      // Down long enough for the subscriber's consumer to give up and crash, so the
+      // test covers its restart, not only kafkajs riding out a short blip.
+      await waitFor(
+        'the subscriber to crash on the outage',
+        () => subscriberLog.lines.some((line) => line.message.includes('[Consumer] Crash')),
+        { timeout: 60_000, interval: 100 },
+      );
       await start();
       restarted = true;
       await waitFor(
