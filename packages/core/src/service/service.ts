@@ -448,9 +448,11 @@ export async function createService(options: ServiceOptions = {}): Promise<Micro
   if (!broker) {
     if (!env.broker || env.broker === 'memory') broker = defaultBroker();
     else {
+      // Brokers that find subscribers through the registry (the HTTP broker) get it too.
       const loaded = await loadPlugin<Broker>('broker', env.broker, {
         addresses: env.brokerAddress,
         logger,
+        registry,
       });
       owned.push({ close: () => loaded.disconnect() });
       broker = loaded;
