@@ -1,39 +1,77 @@
-// npm run demo: a Greeter service and a client in one process, with the
-// in-process defaults (memory registry, transport and broker): nothing to install.
-import { createService, silentLogger } from '@micro/core';
-import { Greeter, type UserCreated } from './greeter.js';
+// npm run demo: two Greeter processes and a client process that find each other
+// through mDNS on the loopback interface and talk over TCP. Each process's output
+// is shown with its name; the greeters are stopped with SIGTERM at the end, so
+// you can see them deregister and drain. The whole run is bounded in time.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-let welcomed!: () => void;
-const welcome = new Promise<void>((resolve) => {
-  welcomed = resolve;
-});
+const here = dirname(fileURLToPath(import.meta.url));
+const GREETERS = ['greeter-1', 'greeter-2'];
+const LIMIT_MS = 60_000;
 
-const service = await createService({ name: 'helloworld', version: '1.0.0' });
-service.handle(new Greeter(service.id));
-service.subscribe<UserCreated>('user.created', async (user, context) => {
-  console.log(`[event]  ${context.topic} -> welcome ${user.name} (#${user.id})`);
-  welcomed();
-});
-await service.start();
+const colors = [36, 35, 33, 32];
+function run(name: string, script: string, color: number, env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [join(here, script)], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const prefix = `\x1b[${color}m${name.padEnd(9)}\x1b[0m | `;
+  let ready: () => void;
+  const started = new Promise<void>((resolve) => {
+    ready = resolve;
+  });
+  const relay = (stream: NodeJS.ReadableStream, onLine: (line: string) => void) => {
+    let buffer = '';
+    stream.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      let newline = buffer.indexOf('\n');
+      while (newline !== -1) {
+        onLine(buffer.slice(0, newline));
+        buffer = buffer.slice(newline + 1);
+        newline = buffer.indexOf('\n');
+      }
+    });
+  };
+  relay(child.stdout!, (line) => {
+    if (line.startsWith('ready ')) ready();
+    process.stdout.write(`${prefix}${line}\n`);
+  });
+  relay(child.stderr!, (line) => process.stdout.write(`${prefix}${line}\n`));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
+  return { child, started, exited };
+}
 
-// A caller is any service (or createClient()); it finds helloworld in the registry.
-const caller = await createService({ name: 'caller', logger: silentLogger });
-await caller.start();
-const helloworld = caller.client.service<{ Greeter: Greeter }>('helloworld');
+const processes: ChildProcess[] = [];
+const limit = setTimeout(() => {
+  console.error(`demo: not finished after ${LIMIT_MS / 1000} s; stopping everything`);
+  for (const child of processes) child.kill('SIGKILL');
+  process.exit(1);
+}, LIMIT_MS);
 
-const reply = await helloworld.Greeter.Hello(
-  { name: 'John' },
-  { metadata: { 'X-Caller': 'demo' } },
+const greeters = GREETERS.map((name, i) =>
+  run(name, 'greeter-service.js', colors[i]!, { GREETER_INSTANCE: name }),
 );
-console.log(`[call]   Greeter.Hello -> ${reply.msg}`);
+processes.push(...greeters.map((g) => g.child));
+await Promise.race([
+  Promise.all(greeters.map((g) => g.started)),
+  ...greeters.map((g) =>
+    g.exited.then((code) => Promise.reject(new Error(`a greeter exited early (${code})`))),
+  ),
+]);
 
-const chat = await helloworld.Greeter.Chat.stream();
-for (const text of ['hi', 'how are you?']) await chat.send({ text });
-await chat.closeSend();
-for await (const message of chat) console.log(`[stream] Greeter.Chat -> ${message.text}`);
+const client = run('client', 'client.js', colors[3]!, {
+  GREETER_INSTANCES: String(GREETERS.length),
+});
+processes.push(client.child);
+const clientCode = await client.exited;
 
-await caller.client.publish('user.created', { id: 1, name: 'Ada' } satisfies UserCreated);
-await welcome;
-
-await caller.stop();
-await service.stop();
+for (const greeter of greeters) greeter.child.kill('SIGTERM');
+const codes = await Promise.all(greeters.map((g) => g.exited));
+clearTimeout(limit);
+console.log(
+  `\ndemo: client exited ${clientCode}; greeters stopped gracefully: ${codes.every((c) => c === 0)}`,
+);
+process.exit(clientCode === 0 && codes.every((c) => c === 0) ? 0 : 1);
