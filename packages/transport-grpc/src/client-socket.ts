@@ -32,7 +32,7 @@ const CLOSE_GRACE = 2_000;
  * Closing half-closes the call (the server sees the end of its input, as a
  * go-micro server expects) and cancels it if the server does not end it soon.
  */
-export class GrpcClientSocket extends StreamSocket {
+export class GrpcClientSocket extends StreamSocket implements InterceptingListener {
   #graceTimer: NodeJS.Timeout | undefined;
 
   /**
@@ -54,12 +54,23 @@ export class GrpcClientSocket extends StreamSocket {
 
   /** Starts the call: the server's accept handler runs when its headers arrive. */
   start(): void {
-    this.call.start(new Metadata(), {
-      onReceiveMetadata: () => {},
-      onReceiveMessage: (message: Buffer) => this.received(message),
-      onReceiveStatus: (status: StatusObject) => this.#onStatus(status),
-    });
+    // The socket is the call's listener: no closures per call.
+    this.call.start(new Metadata(), this);
     this.startReading();
+  }
+
+  /** @internal grpc-js listener: the server's headers (nothing to do with them). */
+  onReceiveMetadata(): void {}
+
+  /** @internal grpc-js listener: one message. */
+  onReceiveMessage(message: Buffer): void {
+    this.received(message);
+  }
+
+  /** @internal grpc-js listener: the call ended. */
+  onReceiveStatus(status: StatusObject): void {
+    clearTimeout(this.#graceTimer);
+    this.done(() => statusError(status, this.remote));
   }
 
   protected write(buffer: Buffer, done: (error?: Error | null) => void): void {
@@ -81,10 +92,5 @@ export class GrpcClientSocket extends StreamSocket {
   protected abort(error: MicroError): void {
     // The server sees RST_STREAM(CANCEL) whatever the status; the code is local.
     this.call.cancelWithStatus(Status.CANCELLED, error.detail);
-  }
-
-  #onStatus(status: StatusObject): void {
-    clearTimeout(this.#graceTimer);
-    this.done(() => statusError(status, this.remote));
   }
 }

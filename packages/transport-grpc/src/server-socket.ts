@@ -44,13 +44,32 @@ export class GrpcServerSocket extends StreamSocket {
 
   /** Starts receiving: from here on the socket hears messages, the half-close and cancellation. */
   listen(): void {
-    this.call.start({
-      onReceiveMetadata: () => {},
-      onReceiveMessage: (message: Buffer) => this.received(message),
-      onReceiveHalfClose: () => this.#onHalfClose(),
-      onCancel: () => this.#onCancel(),
-    });
+    // The socket is the call's listener: no closures per call.
+    this.call.start(this);
     this.startReading();
+  }
+
+  /** @internal grpc-js listener: the request headers (nothing to do with them). */
+  onReceiveMetadata(): void {}
+
+  /** @internal grpc-js listener: one message. */
+  onReceiveMessage(message: Buffer): void {
+    this.received(message);
+  }
+
+  /** @internal grpc-js listener: the client half-closed. */
+  onReceiveHalfClose(): void {
+    this.ended(() => unavailable(ErrorIds.transport, `socket closed by ${this.remote}`));
+    this.#sendStatus(Status.OK, 'OK');
+  }
+
+  /**
+   * @internal grpc-js listener: the call is over. grpc-js reports the end of
+   * every call here: after the status this side sent, or when the client
+   * cancelled, went away or sent too large a message.
+   */
+  onCancel(): void {
+    this.done(() => unavailable(ErrorIds.transport, `connection to ${this.remote} closed`));
   }
 
   protected write(buffer: Buffer, done: (error?: Error | null) => void): void {
@@ -75,16 +94,5 @@ export class GrpcServerSocket extends StreamSocket {
     if (this.#statusSent) return;
     this.#statusSent = true;
     this.call.sendStatus({ code, details });
-  }
-
-  #onHalfClose(): void {
-    this.ended(() => unavailable(ErrorIds.transport, `socket closed by ${this.remote}`));
-    this.#sendStatus(Status.OK, 'OK');
-  }
-
-  #onCancel(): void {
-    // grpc-js reports the end of every call here: after the status this side
-    // sent, or when the client cancelled, went away or sent too large a message.
-    this.done(() => unavailable(ErrorIds.transport, `connection to ${this.remote} closed`));
   }
 }

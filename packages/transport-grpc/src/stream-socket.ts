@@ -39,9 +39,12 @@ const RESOLVED: Promise<void> = Promise.resolve();
  * which waits for the peer's flow-control window: a fast writer is slowed down.
  */
 export abstract class StreamSocket implements Socket {
-  #queue: Message[] = [];
-  #waiters: Waiter[] = [];
-  readonly #sends = new Set<PendingSend>();
+  // A unary call has one message each way, one reader and one writer: the
+  // queue, the extra waiters and the pending-send set are made only when needed.
+  #queue: Message[] | undefined;
+  #waiter: Waiter | undefined;
+  #waiters: Waiter[] | undefined;
+  #sends: Set<PendingSend> | undefined;
   #readPending = false;
   /** Set once this side closed or failed the conversation. */
   #closed = false;
@@ -101,9 +104,11 @@ export abstract class StreamSocket implements Socket {
     const buffer = encodeMessage(header, body, sized);
     return new Promise<void>((resolve, reject) => {
       const pending: PendingSend = { resolve, reject };
-      this.#sends.add(pending);
+      this.#sends ??= new Set();
+      const sends = this.#sends;
+      sends.add(pending);
       this.write(buffer, (error) => {
-        if (!this.#sends.delete(pending)) return;
+        if (!sends.delete(pending)) return;
         if (error) {
           reject(
             this.#makeError
@@ -119,14 +124,17 @@ export abstract class StreamSocket implements Socket {
 
   recv(): Promise<Message> {
     const queue = this.#queue;
-    if (queue.length > 0) {
+    if (queue !== undefined && queue.length > 0) {
       const message = queue.shift()!;
       if (queue.length === 0) this.startReading();
       return Promise.resolve(message);
     }
     if (this.#makeError) return Promise.reject(this.#terminal());
     return new Promise<Message>((resolve, reject) => {
-      this.#waiters.push({ resolve, reject });
+      const waiter = { resolve, reject };
+      if (this.#waiter === undefined) this.#waiter = waiter;
+      else if (this.#waiters) this.#waiters.push(waiter);
+      else this.#waiters = [waiter];
       this.startReading();
     });
   }
@@ -134,7 +142,7 @@ export abstract class StreamSocket implements Socket {
   close(): Promise<void> {
     if (this.#closed) return RESOLVED;
     this.#closed = true;
-    this.#queue = [];
+    this.#queue = undefined;
     this.#error = undefined;
     this.#makeError = () => unavailable(ErrorIds.transport, `socket to ${this.remote} closed`);
     this.#rejectWaiters();
@@ -156,7 +164,7 @@ export abstract class StreamSocket implements Socket {
     const wasEnded = this.#ended;
     this.#closed = true;
     this.#ended = true;
-    this.#queue = [];
+    this.#queue = undefined;
     this.#error = error;
     this.#makeError = () => error;
     this.#rejectWaiters();
@@ -194,13 +202,15 @@ export abstract class StreamSocket implements Socket {
       );
       return;
     }
-    const waiter = this.#waiters.shift();
+    const waiter = this.#takeWaiter();
     if (waiter) {
       waiter.resolve(message);
       // Read ahead one message, and notice the end of the call without a pending recv.
       this.startReading();
-    } else {
+    } else if (this.#queue) {
       this.#queue.push(message);
+    } else {
+      this.#queue = [message];
     }
   }
 
@@ -214,7 +224,7 @@ export abstract class StreamSocket implements Socket {
     if (this.#ended) return;
     this.#ended = true;
     this.#makeError ??= makeError;
-    if (this.#queue.length === 0) this.#rejectWaiters();
+    if (this.#queue === undefined || this.#queue.length === 0) this.#rejectWaiters();
     this.#rejectSends();
   }
 
@@ -242,19 +252,26 @@ export abstract class StreamSocket implements Socket {
     return this.#error;
   }
 
+  #takeWaiter(): Waiter | undefined {
+    const waiter = this.#waiter;
+    this.#waiter = this.#waiters?.shift();
+    return waiter;
+  }
+
   #rejectWaiters(): void {
-    const waiters = this.#waiters;
-    if (waiters.length === 0) return;
-    this.#waiters = [];
+    if (this.#waiter === undefined) return;
     const error = this.#terminal();
-    for (const waiter of waiters) waiter.reject(error);
+    for (let waiter = this.#takeWaiter(); waiter; waiter = this.#takeWaiter()) {
+      waiter.reject(error);
+    }
   }
 
   #rejectSends(): void {
-    if (this.#sends.size === 0) return;
-    const sends = [...this.#sends];
-    this.#sends.clear();
+    const sends = this.#sends;
+    if (sends === undefined || sends.size === 0) return;
+    const pending = [...sends];
+    sends.clear();
     const error = this.#terminal();
-    for (const pending of sends) pending.reject(error);
+    for (const send of pending) send.reject(error);
   }
 }
