@@ -17,7 +17,8 @@ export interface GrpcStatus {
  * | OK | 503 | the peer ended the conversation; nothing more will come |
  * | CANCELLED, UNAVAILABLE, ABORTED | 503 | the peer or the connection went away |
  * | DEADLINE_EXCEEDED | 408 | |
- * | RESOURCE_EXHAUSTED | 413 | a message over the peer's size limit |
+ * | RESOURCE_EXHAUSTED | 413 | a message over a size limit (grpc-go's, grpc-js's and this transport's wording) |
+ * | RESOURCE_EXHAUSTED, anything else | 503 | e.g. the connection dropped with ENHANCE_YOUR_CALM |
  * | INVALID_ARGUMENT, FAILED_PRECONDITION, OUT_OF_RANGE | 400 | |
  * | UNAUTHENTICATED | 401 | |
  * | PERMISSION_DENIED | 403 | |
@@ -26,9 +27,10 @@ export interface GrpcStatus {
  * | anything else | 500 | |
  *
  * @param code a gRPC status code
+ * @param details the status details, which tell a size limit from other exhaustion
  * @returns the HTTP-like code of the MicroError
  */
-export function microCode(code: number): number {
+export function microCode(code: number, details = ''): number {
   switch (code) {
     case Status.OK:
     case Status.CANCELLED:
@@ -38,7 +40,9 @@ export function microCode(code: number): number {
     case Status.DEADLINE_EXCEEDED:
       return 408;
     case Status.RESOURCE_EXHAUSTED:
-      return 413;
+      // Also what grpc-js reports when a server drops the connection with
+      // ENHANCE_YOUR_CALM (too many pings, too many streams): not a size problem.
+      return MESSAGE_TOO_LARGE.test(details) ? 413 : 503;
     case Status.INVALID_ARGUMENT:
     case Status.FAILED_PRECONDITION:
     case Status.OUT_OF_RANGE:
@@ -55,6 +59,13 @@ export function microCode(code: number): number {
       return 500;
   }
 }
+
+/**
+ * How gRPC implementations word a message over the size limit: grpc-go "grpc:
+ * received message larger than max", grpc-js "Received message larger than max",
+ * "Sent message larger than max", this transport "over the maximum".
+ */
+const MESSAGE_TOO_LARGE = /larger than max|over the maximum/i;
 
 /** The gRPC status name, e.g. `UNAVAILABLE`. */
 export function statusName(code: number): string {
@@ -84,7 +95,7 @@ export class GrpcStatusError extends Error {
  * @param remote the peer's address, for the detail
  */
 export function statusError(status: GrpcStatus, remote: string): MicroError {
-  const code = microCode(status.code);
+  const code = microCode(status.code, status.details);
   const detail =
     status.code === Status.OK
       ? `stream closed by ${remote}`

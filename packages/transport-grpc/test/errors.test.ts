@@ -11,7 +11,6 @@ describe('gRPC status to MicroError', () => {
     [status.UNAVAILABLE, 503],
     [status.ABORTED, 503],
     [status.DEADLINE_EXCEEDED, 408],
-    [status.RESOURCE_EXHAUSTED, 413],
     [status.INVALID_ARGUMENT, 400],
     [status.FAILED_PRECONDITION, 400],
     [status.OUT_OF_RANGE, 400],
@@ -25,6 +24,17 @@ describe('gRPC status to MicroError', () => {
     [99, 500],
   ])('maps status %i to %i', (code, expected) => {
     expect(microCode(code)).toBe(expected);
+  });
+
+  it.each([
+    ['grpc: received message larger than max (4194317 vs. 4194304)', 413],
+    ['Received message larger than max (5000000 vs 4259856)', 413],
+    ['Sent message larger than max (5000000 vs. 4259856)', 413],
+    ['received a message body of 70000 bytes, over the maximum of 65536', 413],
+    ['Bandwidth exhausted or memory limit exceeded', 503],
+    ['quota exceeded', 503],
+  ])('maps RESOURCE_EXHAUSTED %j to %i', (details, expected) => {
+    expect(microCode(status.RESOURCE_EXHAUSTED, details)).toBe(expected);
   });
 
   it('wraps the status as the cause, with the peer in the detail', () => {
