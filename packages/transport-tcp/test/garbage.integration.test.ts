@@ -160,6 +160,20 @@ describe('TcpTransport against garbage from the network', () => {
     );
   });
 
+  it('closes a connection that never completes the handshake', async () => {
+    const strict = createTcpTransport({ logger: silentLogger, dialTimeout: 200 });
+    const quiet = await strict.listen('127.0.0.1:0');
+    try {
+      const raw = await rawClient(quiet.address);
+      const started = Date.now();
+      await within(raw.closed, 3_000, 'the listener to drop a silent connection');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+      expect(strict.stats().connections).toBe(0);
+    } finally {
+      await strict.close();
+    }
+  });
+
   it('serves a hand-written well-formed client too (the format is what the README says)', async () => {
     const raw = await rawClient(listener.address);
     raw.socket.write(

@@ -106,6 +106,23 @@ describe('TcpTransport message limits', () => {
     expect(await call(client, listener.address, 'others are served')).toBe('others are served');
   });
 
+  it("refuses a dial past the peer's max-streams with 503, and recovers when a Socket closes", async () => {
+    const server = make({ maxStreams: 2 });
+    const client = make();
+    const listener = await server.listen('127.0.0.1:0');
+    listener.accept(echo);
+    const first = await client.dial(listener.address);
+    const second = await client.dial(listener.address);
+    const error = await rejection(client.dial(listener.address));
+    expect(code(error)).toBe(503);
+    expect((error as Error).message).toMatch(/allows 2 per connection/);
+    await first.close(); // never used: its id is free at once
+    const third = await client.dial(listener.address);
+    await third.send(msg('three'));
+    expect((await third.recv()).body.toString()).toBe('three');
+    await Promise.all([second.close(), third.close()]);
+  });
+
   it('answers a peer that ignores the stream window by closing its connection', async () => {
     const server = make({ streamWindow: 4096 });
     const listener = await server.listen('127.0.0.1:0');

@@ -91,6 +91,25 @@ describe('TcpTransport multiplexing', () => {
     }
   });
 
+  it('answers a conversation nobody accepts with 503, and one whose handler throws with 500', async () => {
+    const server = make();
+    const client = make();
+    const listener = await server.listen('127.0.0.1:0');
+    const unaccepted = await client.dial(listener.address);
+    await unaccepted.send(msg('anyone?'));
+    await expect(unaccepted.recv()).rejects.toMatchObject({ code: 503 });
+
+    listener.accept(() => {
+      throw new Error('handler bug');
+    });
+    const failing = await client.dial(listener.address);
+    await failing.send(msg('boom'));
+    await expect(failing.recv()).rejects.toMatchObject({ code: 500 });
+
+    listener.accept(echo);
+    expect(await call(client, listener.address, 'still serving')).toBe('still serving');
+  });
+
   it('keeps a conversation open in both directions until each side closes', async () => {
     const server = make();
     const client = make();
