@@ -115,7 +115,7 @@ export class GrpcTransport implements Transport {
       DEFAULT_MAX_MESSAGE_SIZE,
     );
     const maxHeaderSize = positive('maxHeaderSize', options.maxHeaderSize, DEFAULT_MAX_HEADER_SIZE);
-    this.#limits = { maxMessageSize, maxHeaderSize };
+    this.#limits = { maxMessageSize, maxHeaderSize, logger: this.#logger };
     this.#dialTimeout = positive('dialTimeout', options.dialTimeout, DEFAULT_DIAL_TIMEOUT);
     this.#idleTimeout = positive('idleTimeout', options.idleTimeout, DEFAULT_IDLE_TIMEOUT, true);
     this.#shutdownTimeout = positive(

@@ -1,6 +1,7 @@
 import {
   badRequest,
   ErrorIds,
+  type Logger,
   type Message,
   type MicroError,
   payloadTooLarge,
@@ -9,12 +10,14 @@ import {
 } from '@micro/core';
 import { decodeMessage, encodeMessage, sizeMessage } from './message-codec.js';
 
-/** The size limits a socket enforces. */
+/** The size limits a socket enforces, and where it reports a misbehaving peer. */
 export interface SocketLimits {
   /** The largest body sent or accepted, in bytes. */
   maxMessageSize: number;
   /** The largest encoded header map sent, in bytes. */
   maxHeaderSize: number;
+  /** The transport's logger. */
+  logger: Logger;
 }
 
 interface Waiter {
@@ -190,16 +193,21 @@ export abstract class StreamSocket implements Socket {
     try {
       message = decodeMessage(buffer);
     } catch (error) {
-      this.fail(badRequest(ErrorIds.transport, (error as Error).message, error));
+      const detail = (error as Error).message;
+      this.limits.logger.warn('malformed message; ending the stream', {
+        remote: this.remote,
+        error: detail,
+      });
+      this.fail(badRequest(ErrorIds.transport, detail, error));
       return;
     }
     if (message.body.byteLength > this.limits.maxMessageSize) {
-      this.fail(
-        payloadTooLarge(
-          ErrorIds.transport,
-          `received a message body of ${message.body.byteLength} bytes, over the maximum of ${this.limits.maxMessageSize}`,
-        ),
-      );
+      const detail = `received a message body of ${message.body.byteLength} bytes, over the maximum of ${this.limits.maxMessageSize}`;
+      this.limits.logger.warn('message over the size limit; ending the stream', {
+        remote: this.remote,
+        error: detail,
+      });
+      this.fail(payloadTooLarge(ErrorIds.transport, detail));
       return;
     }
     const waiter = this.#takeWaiter();
@@ -234,16 +242,6 @@ export abstract class StreamSocket implements Socket {
     if (this.#done) return;
     this.#done = true;
     this.onDone(this);
-  }
-
-  /** True once this side closed or failed the conversation. */
-  protected get closed(): boolean {
-    return this.#closed;
-  }
-
-  /** True once the call can carry nothing more. */
-  protected get isEnded(): boolean {
-    return this.#ended;
   }
 
   /** The terminal error, made on first use. */

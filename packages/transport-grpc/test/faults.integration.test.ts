@@ -289,6 +289,14 @@ describe('dialing', () => {
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 
+  it('fails a waiting dial with 503 when the transport closes', async () => {
+    const address = await silent();
+    const transport = make();
+    const dial = transport.dial(address, { timeout: 10_000 });
+    await transport.close();
+    expect(code(await rejection(within(dial, 2_000, 'a dial during close')))).toBe(503);
+  });
+
   it('stops waiting when the signal aborts', async () => {
     const address = await silent();
     const controller = new AbortController();

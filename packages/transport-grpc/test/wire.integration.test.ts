@@ -151,8 +151,10 @@ describe('a plain grpc-js client against this listener', () => {
     expect(code(await rejection(within(pending, 5_000, 'recv after cancel')))).toBe(503);
   });
 
-  it('answers a malformed Message with INVALID_ARGUMENT and fails the socket with 400', async () => {
-    const listener = await make().listen('127.0.0.1:0');
+  it('answers a malformed Message with INVALID_ARGUMENT, fails the socket with 400 and warns', async () => {
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (message: string) => void warnings.push(message) };
+    const listener = await make({ logger }).listen('127.0.0.1:0');
     const failures: unknown[] = [];
     listener.accept((socket) => void socket.recv().catch((error) => failures.push(error)));
     const { client } = plainClient(listener.address);
@@ -167,6 +169,7 @@ describe('a plain grpc-js client against this listener', () => {
     expect((await status).code).toBe(grpc.status.INVALID_ARGUMENT);
     await waitFor('the socket to fail', () => failures.length === 1);
     expect(code(failures[0])).toBe(400);
+    expect(warnings).toEqual(['malformed message; ending the stream']);
   });
 
   it('answers another method with UNIMPLEMENTED', async () => {
