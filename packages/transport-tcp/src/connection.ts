@@ -245,7 +245,9 @@ export class Connection implements FrameSink {
     }
     const socket = new TcpSocket(this, id, false);
     this.streams[id] = socket;
-    this.openStreams++;
+    // A dialed connection keeps the process alive only while it carries a Socket,
+    // like http.Agent's free sockets: an idle pool never holds a process open.
+    if (this.openStreams++ === 0) this.socket.ref();
     this.idleSweeps = 0;
     return socket;
   }
@@ -256,7 +258,10 @@ export class Connection implements FrameSink {
     if (this.streams[id] !== socket) return;
     this.streams[id] = undefined;
     this.openStreams--;
-    if (this.role === 'client') this.#freeIds.push(id);
+    if (this.role === 'client') {
+      this.#freeIds.push(id);
+      if (this.openStreams === 0) this.socket.unref();
+    }
   }
 
   /** The error of a Socket closed normally, built once per connection. */

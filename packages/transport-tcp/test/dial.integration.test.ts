@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import * as net from 'node:net';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { isMicroError, type MicroError, silentLogger, timeout } from '@micro/core';
 import { rejection, waitFor, within } from '@micro/testing';
@@ -193,6 +195,32 @@ describe('TcpTransport dialing', () => {
     } finally {
       await proxy.close();
     }
+  });
+
+  it('lets a process exit while its dialed connection is idle', async () => {
+    const server = make();
+    const listener = await server.listen('127.0.0.1:0');
+    listener.accept((socket) => void echo(socket));
+    // A caller that dials, talks and closes its Socket, but never closes the transport.
+    const script = `
+      import { createTcpTransport } from ${JSON.stringify(join(__dirname, '../dist/index.js'))};
+      const transport = createTcpTransport();
+      const socket = await transport.dial(${JSON.stringify(listener.address)});
+      await socket.send({ header: {}, body: Buffer.from('hi') });
+      await socket.recv();
+      await socket.close();
+      console.log('done');`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'pipe' });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const code = await within(
+      new Promise<number | null>((resolve) => child.once('exit', resolve)),
+      10_000,
+      'the caller process to exit with its connection still pooled',
+    ).finally(() => child.kill('SIGKILL'));
+    expect([code, output.trim()]).toEqual([0, 'done']);
   });
 
   it('validates its options', () => {
