@@ -50,11 +50,15 @@ export interface Listener {
 /** Per-dial options. */
 export interface DialOptions {
   /**
-   * How long to wait for a connection, in milliseconds.
+   * How long to wait for a connection, in milliseconds; 0 or less fails at once
+   * with 503 (a caller with no time left).
    * @default the transport's `dialTimeout`
    */
   timeout?: number;
-  /** Aborts the dial. */
+  /**
+   * Aborts the dial: it rejects with the signal's reason when that is a
+   * MicroError, else with 499.
+   */
   signal?: AbortSignal;
 }
 
