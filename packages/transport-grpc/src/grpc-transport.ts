@@ -206,7 +206,15 @@ export class GrpcTransport implements Transport {
       entry = this.#connect(address, formatAddress(parsed.host || '127.0.0.1', parsed.port));
     }
     let state = entry.channel.getConnectivityState(true);
-    if (state === connectivityState.READY) return Promise.resolve(this.#open(entry, address));
+    if (state === connectivityState.READY) {
+      try {
+        return Promise.resolve(this.#open(entry, address));
+      } catch (error) {
+        return Promise.reject(
+          unavailable(ErrorIds.transport, `cannot open a stream to ${address}`, error),
+        );
+      }
+    }
     if (state === connectivityState.TRANSIENT_FAILURE || state === connectivityState.SHUTDOWN) {
       // The channel is waiting out a reconnection backoff; the peer may be back
       // already, so try a fresh connection now instead of failing the dial.

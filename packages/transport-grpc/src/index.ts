@@ -2,7 +2,13 @@
 
 export { GrpcStatusError } from './errors.js';
 export { createGrpcTransport, GrpcTransport } from './grpc-transport.js';
-export { decodeMessage, encodeMessage, MessageDecodeError } from './message-codec.js';
+export {
+  decodeMessage,
+  encodeMessage,
+  MessageDecodeError,
+  type SizedMessage,
+  sizeMessage,
+} from './message-codec.js';
 export {
   DEFAULT_IDLE_TIMEOUT,
   DEFAULT_KEEPALIVE_TIME,

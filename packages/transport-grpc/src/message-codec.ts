@@ -66,6 +66,7 @@ export function sizeMessage(header: Header, body: Uint8Array): SizedMessage {
  * @param body the body
  * @param sized the result of {@link sizeMessage} for the same message, when already computed
  * @returns the encoded message
+ * @example encodeMessage({ a: 'b' }, Buffer.from('x')) // <0a 06 0a 01 61 12 01 62 12 01 78>
  */
 export function encodeMessage(
   header: Header,
@@ -214,6 +215,7 @@ function decodeEntry(reader: Reader, end: number, header: Header): void {
  * @param buffer one received gRPC message
  * @returns the transport message
  * @throws {@link MessageDecodeError} when the bytes are not a valid `Message`
+ * @example decodeMessage(Buffer.from('0a060a0161120162120178', 'hex')) // { header: { a: 'b' }, body: <78> }
  */
 export function decodeMessage(buffer: Buffer): Message {
   const header: Header = {};

@@ -138,6 +138,8 @@ const FRAMING_ALLOWANCE = 16;
  * The gRPC message size limit for a body limit and a header limit.
  * @param maxMessageSize the body limit, in bytes
  * @param maxHeaderSize the header limit, in bytes
+ * @returns the value for `grpc.max_send_message_length` and `grpc.max_receive_message_length`
+ * @example grpcMessageLimit(4 * 1024 * 1024, 64 * 1024) // 4259856
  */
 export function grpcMessageLimit(maxMessageSize: number, maxHeaderSize: number): number {
   return maxMessageSize + maxHeaderSize + FRAMING_ALLOWANCE;
@@ -157,6 +159,7 @@ export function grpcMessageLimit(maxMessageSize: number, maxHeaderSize: number):
  *
  * @param limit the gRPC message size limit
  * @param keepalive keepalive settings
+ * @returns grpc-js channel options
  */
 export function defaultChannelOptions(
   limit: number,
@@ -184,6 +187,7 @@ export function defaultChannelOptions(
  *
  * @param limit the gRPC message size limit
  * @param keepalive keepalive settings
+ * @returns grpc-js server options
  */
 export function defaultServerOptions(
   limit: number,
