@@ -183,8 +183,9 @@ export class GrpcTransport implements Transport {
    * @param options timeout and abort signal
    * @returns the Socket
    * @throws {@link MicroError} 503 when the address refuses the connection, the
-   *   TLS handshake fails or the timeout passes; 400 for a malformed address;
-   *   499 (or the signal's MicroError reason) when aborted
+   *   TLS handshake fails or the timeout passes (at once for a timeout of 0 or
+   *   less); 400 for a malformed address; the signal's reason when it is a
+   *   MicroError, else 499, when aborted
    */
   dial(address: string, options: DialOptions = {}): Promise<Socket> {
     if (this.#closed) {
@@ -192,6 +193,13 @@ export class GrpcTransport implements Transport {
     }
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(abortError(address, signal));
+    const timeout = options.timeout ?? this.#dialTimeout;
+    if (timeout <= 0) {
+      // A caller with no time left gets no stream, even on a ready channel.
+      return Promise.reject(
+        unavailable(ErrorIds.transport, `dial to ${address}: no time left (timeout ${timeout} ms)`),
+      );
+    }
     let entry = this.#channels.get(address);
     if (!entry) {
       const parsed = parseAddress(address);
@@ -224,7 +232,6 @@ export class GrpcTransport implements Transport {
       state = entry.channel.getConnectivityState(true);
     }
     const ready = entry;
-    const timeout = options.timeout ?? this.#dialTimeout;
     return this.#waitReady(ready, address, state, timeout, signal).then(
       () => this.#open(ready, address),
       (error: unknown) => {

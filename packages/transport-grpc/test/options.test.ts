@@ -1,6 +1,6 @@
 import { credentials, logVerbosity, ServerCredentials, setLogVerbosity } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { DEFAULT_MAX_MESSAGE_SIZE, isMicroError, silentLogger } from '@micro/core';
+import { DEFAULT_MAX_MESSAGE_SIZE, isMicroError, MicroError, silentLogger } from '@micro/core';
 import { rejection } from '@micro/testing';
 import {
   createGrpcTransport,
@@ -134,6 +134,26 @@ describe('options', () => {
     expect(
       code(await rejection(transport.dial('127.0.0.1:1', { signal: controller.signal }))),
     ).toBe(499);
+  });
+
+  it('fails a dial with no time left with 503 at once, even on a ready channel', async () => {
+    const transport = make();
+    const listener = await transport.listen('127.0.0.1:0');
+    listener.accept(() => {});
+    await (await transport.dial(listener.address)).close();
+    for (const timeout of [0, -5]) {
+      expect(code(await rejection(transport.dial(listener.address, { timeout })))).toBe(503);
+    }
+  });
+
+  it('fails an aborted dial with the MicroError reason when there is one', async () => {
+    const transport = make();
+    const controller = new AbortController();
+    const reason = new MicroError('caller', 'deadline', 408);
+    controller.abort(reason);
+    expect(await rejection(transport.dial('127.0.0.1:1', { signal: controller.signal }))).toBe(
+      reason,
+    );
   });
 
   it('reports an address in use with 503', async () => {
