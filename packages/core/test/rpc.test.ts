@@ -156,6 +156,29 @@ describe('unary calls', () => {
   });
 });
 
+describe('go-micro pooled sockets', () => {
+  it('serves several unary calls sent one after another on one conversation', async () => {
+    const components = isolated();
+    const service = await start({ name: 'helloworld', ...components }, new Greeter());
+    // go-micro's client pool sends its next call on the same socket once the reply came.
+    const socket = await components.transport.dial(service.server.address);
+    for (const name of ['first', 'second', 'third']) {
+      await socket.send({
+        header: {
+          'Micro-Endpoint': 'Greeter.Hello',
+          'Content-Type': 'application/json',
+          'Micro-Id': name,
+        },
+        body: Buffer.from(JSON.stringify({ name })),
+      });
+      const reply = await socket.recv();
+      expect(reply.header['Micro-Id']).toBe(name);
+      expect(JSON.parse(Buffer.from(reply.body).toString())).toEqual({ msg: `Hello ${name}` });
+    }
+    await socket.close();
+  });
+});
+
 describe('errors', () => {
   it('answers 404 naming the endpoint for an unknown handler or method', async () => {
     const components = isolated();

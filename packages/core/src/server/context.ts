@@ -1,28 +1,10 @@
-import { cancelled, ErrorIds, parseError, timeout } from '../errors/errors.js';
-import { Headers } from '../internal/headers.js';
-import { getHeader, Metadata } from '../metadata/metadata.js';
-import type { Header, Socket } from '../transport/transport.js';
+import { ErrorIds, timeout } from '../errors/errors.js';
+import { Metadata } from '../metadata/metadata.js';
+import type { Header } from '../transport/transport.js';
 import type { Context, MessageContext } from './server.js';
 
 /** Starts watching for a caller that gives up; calls back with why. */
 export type CallerWatch = (gone: (reason: unknown) => void) => void;
-
-/**
- * Watches a unary caller's socket: a caller sends nothing after its request
- * unless it gives up, and then it says why (408 or 499) before closing.
- */
-export function watchSocket(socket: Socket, endpoint: string): CallerWatch {
-  return (gone) => {
-    const left = () => cancelled(ErrorIds.server, `caller went away during ${endpoint}`);
-    socket.recv().then(
-      (message) => {
-        const reason = getHeader(message.header, Headers.error);
-        gone(reason ? parseError(reason) : left());
-      },
-      () => gone(left()),
-    );
-  };
-}
 
 /**
  * A handler's {@link Context}. The metadata and the AbortSignal are built on first

@@ -2,6 +2,7 @@ import type { Subscriber } from '../broker/broker.js';
 import type { Codec } from '../codec/codec.js';
 import {
   badRequest,
+  cancelled,
   ErrorIds,
   errorMessage,
   fromError,
@@ -10,6 +11,7 @@ import {
   isMicroError,
   type MicroError,
   notFound,
+  parseError,
   timeout,
   unavailable,
 } from '../errors/errors.js';
@@ -20,7 +22,7 @@ import { type Logger, silentLogger } from '../logger/logger.js';
 import { getHeader } from '../metadata/metadata.js';
 import type { Endpoint } from '../registry/registry.js';
 import type { Header, Listener, Message, Socket } from '../transport/transport.js';
-import { type CallerWatch, EventContext, RequestContext, watchSocket } from './context.js';
+import { type CallerWatch, EventContext, RequestContext } from './context.js';
 import {
   type EndpointDescription,
   type HandleOptions,
@@ -226,64 +228,84 @@ export class RpcServer implements Server {
   }
 
   /** Serves one conversation: one unary call or one stream. */
+  /**
+   * Serves one conversation. A stream owns it to the end; unary calls are served
+   * one after another for as long as the caller keeps it open, because go-micro's
+   * clients pool a socket and send their next call on it (ours close after one).
+   */
   async #serve(socket: Socket): Promise<void> {
-    this.#inFlight.enter();
-    let context: RequestContext | undefined;
-    let id = '';
-    let contentType = DEFAULT_CONTENT_TYPE;
+    let next = readNext(socket);
     try {
-      let message: Message;
-      try {
-        message = await socket.recv();
-      } catch {
-        return; // the caller left before asking anything
+      while (true) {
+        const message = await next;
+        if (message === undefined) return; // the caller closed the conversation
+        // A notice from a caller that gave up on a call already answered: nothing to do.
+        if (isLeaveNotice(message)) {
+          next = readNext(socket);
+          continue;
+        }
+        const route = this.#routeOf(message.header);
+        if (route?.stream) {
+          await this.#serveStream(route, socket, message);
+          return;
+        }
+        // Read ahead while the handler runs: the caller either leaves (and says why)
+        // or, after the reply, sends its next call.
+        next = readNext(socket);
+        await this.#serveUnary(socket, message, route, next);
       }
-      const header = message.header;
-      id = getHeader(header, Headers.id) ?? '';
-      const route = this.#route(
-        getHeader(header, Headers.endpoint) || getHeader(header, Headers.method),
-      );
+    } finally {
+      void socket.close();
+    }
+  }
+
+  /** Serves one unary call read from a conversation and sends the reply or the error. */
+  async #serveUnary(
+    socket: Socket,
+    message: Message,
+    route: Route | undefined,
+    next: Promise<Message | undefined>,
+  ): Promise<void> {
+    this.#inFlight.enter();
+    const header = message.header;
+    const id = getHeader(header, Headers.id) ?? '';
+    let contentType = DEFAULT_CONTENT_TYPE;
+    let context: RequestContext | undefined;
+    try {
+      const served = route ?? this.#route(endpointOf(header));
       const requested = getHeader(header, Headers.contentType) || DEFAULT_CONTENT_TYPE;
       const codec = this.#options.codecs.require(requested);
       contentType = requested;
-      const timeoutNs = getHeader(header, Headers.timeout);
-      // Whole milliseconds, so a timer firing at the deadline sees it as passed.
-      const deadline = timeoutNs ? Date.now() + Math.floor(Number(timeoutNs) / 1e6) : undefined;
       context = new RequestContext(
         header,
         socket.remote,
         getHeader(header, Headers.service) ?? this.#options.name,
-        route.endpoint,
-        Number.isFinite(deadline) ? deadline : undefined,
-        route.stream ? undefined : watchSocket(socket, route.endpoint),
+        served.endpoint,
+        deadlineOf(header),
+        watchNext(next, served.endpoint),
       );
       this.#contexts.add(context);
-      if (route.stream) {
-        await this.#serveStream(
-          route,
-          socket,
-          codec,
-          message,
-          replyHeader(id, contentType),
-          context,
-        );
-        return;
-      }
-      const result = await this.#unary(route, decode(codec, message.body), contentType, context);
+      const result = await this.#unary(served, decode(codec, message.body), contentType, context);
       await socket.send({ header: replyHeader(id, contentType), body: codec.marshal(result) });
     } catch (error) {
       const failure = this.#failure(error, context?.endpoint);
-      const header = replyHeader(id, contentType);
-      header[Headers.error] = failure.toString();
-      await socket.send({ header, body: EMPTY }).catch(() => {});
+      const reply = replyHeader(id, contentType);
+      reply[Headers.error] = failure.toString();
+      await socket.send({ header: reply, body: EMPTY }).catch(() => {});
     } finally {
       if (context) {
         context.finish();
         this.#contexts.delete(context);
       }
-      void socket.close();
       this.#inFlight.leave();
     }
+  }
+
+  /** The route a message names, or undefined when draining or unknown (served as an error). */
+  #routeOf(header: Header): Route | undefined {
+    if (this.#draining) return undefined;
+    const endpoint = endpointOf(header);
+    return endpoint ? this.#routes.get(endpoint) : undefined;
   }
 
   /**
@@ -361,7 +383,40 @@ export class RpcServer implements Server {
     return result;
   }
 
-  async #serveStream(
+  /** Serves a stream: the conversation belongs to it until either side ends it. */
+  async #serveStream(route: Route, socket: Socket, first: Message): Promise<void> {
+    this.#inFlight.enter();
+    const header = first.header;
+    const id = getHeader(header, Headers.id) ?? '';
+    let contentType = DEFAULT_CONTENT_TYPE;
+    let context: RequestContext | undefined;
+    try {
+      const requested = getHeader(header, Headers.contentType) || DEFAULT_CONTENT_TYPE;
+      const codec = this.#options.codecs.require(requested);
+      contentType = requested;
+      context = new RequestContext(
+        header,
+        socket.remote,
+        getHeader(header, Headers.service) ?? this.#options.name,
+        route.endpoint,
+        deadlineOf(header),
+      );
+      this.#contexts.add(context);
+      await this.#runStream(route, socket, codec, first, replyHeader(id, contentType), context);
+    } catch (error) {
+      const reply = replyHeader(id, contentType);
+      reply[Headers.error] = this.#failure(error, route.endpoint).toString();
+      await socket.send({ header: reply, body: EMPTY }).catch(() => {});
+    } finally {
+      if (context) {
+        context.finish();
+        this.#contexts.delete(context);
+      }
+      this.#inFlight.leave();
+    }
+  }
+
+  async #runStream(
     route: Route,
     socket: Socket,
     codec: Codec,
@@ -453,6 +508,53 @@ export class RpcServer implements Server {
     );
     await subscription.deliver({ topic: subscription.topic, payload, context });
   }
+}
+
+function endpointOf(header: Header): string | undefined {
+  return getHeader(header, Headers.endpoint) || getHeader(header, Headers.method);
+}
+
+/** The caller's deadline from `Timeout` (ns), in whole ms so a timer at the deadline sees it passed. */
+function deadlineOf(header: Header): number | undefined {
+  const timeoutNs = getHeader(header, Headers.timeout);
+  if (!timeoutNs) return undefined;
+  const deadline = Date.now() + Math.floor(Number(timeoutNs) / 1e6);
+  return Number.isFinite(deadline) ? deadline : undefined;
+}
+
+/** A message that only says the caller gave up (`Micro-Error` and no endpoint). */
+function isLeaveNotice(message: Message): boolean {
+  return (
+    getHeader(message.header, Headers.error) !== undefined &&
+    endpointOf(message.header) === undefined
+  );
+}
+
+/**
+ * The handler's view of the caller: the message read ahead either says the caller
+ * gave up (and why), or the conversation ended; a next call says neither.
+ */
+function watchNext(next: Promise<Message | undefined>, endpoint: string): CallerWatch {
+  return (gone) => {
+    void next.then((message) => {
+      if (message === undefined) {
+        gone(cancelled(ErrorIds.server, `caller went away during ${endpoint}`));
+      } else if (isLeaveNotice(message)) {
+        gone(parseError(getHeader(message.header, Headers.error)!));
+      }
+    });
+  };
+}
+
+const closedConversation = (): undefined => undefined;
+
+/**
+ * The next message, or undefined once the conversation closed. Mapped to a value
+ * at once: a rejection nobody handles yet costs Node's unhandled-rejection
+ * bookkeeping, more than a whole in-process call.
+ */
+function readNext(socket: Socket): Promise<Message | undefined> {
+  return socket.recv().then(undefined, closedConversation);
 }
 
 /** The headers of every reply: the request's id and the content type it was answered in. */

@@ -19,6 +19,10 @@ const RESOLVED: Promise<void> = Promise.resolve();
 const listeners = new Map<string, MemoryListener>();
 let nextPort = 10_000;
 
+/**
+ * The error a closed conversation fails with, made once per listener: building
+ * an Error (its stack) per closed socket would cost more than the call itself.
+ */
 function closedError(address: string): Error {
   return unavailable(ErrorIds.transport, `socket closed: ${address}`);
 }
@@ -42,10 +46,12 @@ class MemorySocket implements Socket {
     readonly remote: string,
     private readonly maxMessageSize: number,
     private readonly onClose: ((socket: MemorySocket) => void) | undefined,
+    /** What `send` and `recv` fail with once closed. */
+    private readonly closed: Error,
   ) {}
 
   send(message: Message): Promise<void> {
-    if (this.#closed || this.#peerClosed) return Promise.reject(closedError(this.remote));
+    if (this.#closed || this.#peerClosed) return Promise.reject(this.closed);
     if (message.body.byteLength > this.maxMessageSize) {
       return Promise.reject(
         payloadTooLarge(
@@ -61,7 +67,7 @@ class MemorySocket implements Socket {
   recv(): Promise<Message> {
     const queue = this.#queue;
     if (queue !== undefined && queue.length > 0) return Promise.resolve(queue.shift()!);
-    if (this.#closed || this.#peerClosed) return Promise.reject(closedError(this.remote));
+    if (this.#closed || this.#peerClosed) return Promise.reject(this.closed);
     return new Promise((resolve, reject) => {
       const waiter = { resolve, reject };
       if (this.#waiter === undefined) this.#waiter = waiter;
@@ -102,7 +108,7 @@ class MemorySocket implements Socket {
 
   #rejectWaiters(): void {
     for (let waiter = this.#takeWaiter(); waiter; waiter = this.#takeWaiter()) {
-      waiter.reject(closedError(this.remote));
+      waiter.reject(this.closed);
     }
   }
 }
@@ -113,10 +119,17 @@ class MemoryListener implements Listener {
   readonly #forget = (socket: MemorySocket) => this.#sockets.delete(socket);
   #clients = 0;
 
+  /** The close errors of this listener's conversations, client side and server side. */
+  readonly #closedForClients: Error;
+  readonly #closedForServer: Error;
+
   constructor(
     readonly address: string,
     private readonly maxMessageSize: number,
-  ) {}
+  ) {
+    this.#closedForClients = closedError(address);
+    this.#closedForServer = closedError(`a caller of ${address}`);
+  }
 
   accept(handler: (socket: Socket) => void): void {
     this.#handler = handler;
@@ -124,8 +137,20 @@ class MemoryListener implements Listener {
 
   connect(maxMessageSize: number): MemorySocket {
     const clientAddress = `memory-client-${++this.#clients}`;
-    const client = new MemorySocket(clientAddress, this.address, maxMessageSize, undefined);
-    const server = new MemorySocket(this.address, clientAddress, this.maxMessageSize, this.#forget);
+    const client = new MemorySocket(
+      clientAddress,
+      this.address,
+      maxMessageSize,
+      undefined,
+      this.#closedForClients,
+    );
+    const server = new MemorySocket(
+      this.address,
+      clientAddress,
+      this.maxMessageSize,
+      this.#forget,
+      this.#closedForServer,
+    );
     client.peer = server;
     server.peer = client;
     this.#sockets.add(server);
