@@ -33,6 +33,16 @@ export { type CreateClientOptions, createClient } from './client/create-client.j
 export { DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRIES, RpcClient } from './client/rpc-client.js';
 export { BytesCodec, bytesCodec } from './codec/bytes.js';
 export { type Codec, Codecs, codecError, normalizeContentType } from './codec/codec.js';
+export {
+  compareGoMapKeys,
+  decodeGoBytes,
+  decodeGoList,
+  decodeGoString,
+  decodeGoStringMap,
+  encodeGoString,
+  encodeGoStringMap,
+  readGoFields,
+} from './codec/go-json.js';
 export { JsonCodec, jsonCodec } from './codec/json.js';
 export {
   defaultBroker,
@@ -77,7 +87,21 @@ export {
   silentLogger,
 } from './logger/logger.js';
 export { getHeader, Metadata, type MetadataInit } from './metadata/metadata.js';
-export { decodeZlibHex, encodeZlibHex, MAX_DECODED_RECORD } from './registry/encoding.js';
+export {
+  decodeGoEndpoint,
+  decodeGoEndpoints,
+  decodeGoNode,
+  decodeGoService,
+  decodeGoValue,
+  decodeZlibHex,
+  encodeGoEndpoint,
+  encodeGoEndpoints,
+  encodeGoNode,
+  encodeGoService,
+  encodeGoValue,
+  encodeZlibHex,
+  MAX_DECODED_RECORD,
+} from './registry/encoding.js';
 export { createMemoryRegistry, MemoryRegistry } from './registry/memory.js';
 export {
   DEFAULT_REGISTER_INTERVAL,
@@ -148,6 +172,7 @@ export {
   type SelectorFactoryContext,
   type ServiceOptions,
 } from './service/service.js';
+export { formatAddress, type HostPort, parseAddress } from './transport/address.js';
 export {
   createMemoryTransport,
   MemoryTransport,
