@@ -1,9 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { isMicroError, type Service } from '@micro/core';
+import { encodeGoString as goQuote, isMicroError, type Service } from '@micro/core';
 import {
   decodeService,
   encodeService,
-  goQuote,
   nodeKey,
   REGISTRY_PREFIX,
   servicePrefix,
@@ -229,6 +228,6 @@ describe('decodeService', () => {
     expect(() => decodeService('{"version":"1"}')).toThrow(/no service name/);
     expect(() => decodeService('{"name":"a","nodes":{}}')).toThrow(/nodes is not an array/);
     expect(() => decodeService('{"name":"a","nodes":[{"id":3}]}')).toThrow(/id is not a string/);
-    expect(() => decodeService('{"name":"a","metadata":{"k":1}}')).toThrow(/metadata k/);
+    expect(() => decodeService('{"name":"a","metadata":{"k":1}}')).toThrow(/metadata\.k/);
   });
 });
