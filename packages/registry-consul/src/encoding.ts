@@ -5,52 +5,16 @@
  * durations are Go duration strings.
  */
 import { isIP } from 'node:net';
-import { decodeZlibHex, type Endpoint, encodeZlibHex, type Value } from '@micro/core';
-
-const GO_HTML_ESCAPES = /[<>&\u2028\u2029]/g;
-
-/**
- * A JSON string literal byte for byte as Go's `encoding/json` writes it: like
- * `JSON.stringify`, plus `<`, `>`, `&`, U+2028 and U+2029 as `\u00xx` escapes.
- * @param value any string
- * @returns the quoted JSON literal
- */
-export function goJsonString(value: string): string {
-  return JSON.stringify(value).replace(
-    GO_HTML_ESCAPES,
-    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
-}
-
-/** Go marshals a map with its keys sorted; a nil map is `null`. */
-function goJsonMap(map: Readonly<Record<string, string>> | null | undefined): string {
-  if (map === null || map === undefined) return 'null';
-  const keys = Object.keys(map).sort(compareBytes);
-  return `{${keys.map((key) => `${goJsonString(key)}:${goJsonString(String(map[key]))}`).join(',')}}`;
-}
-
-/** Go sorts map keys by their UTF-8 bytes, not by UTF-16 code units. */
-function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
-
-function goJsonValue(value: Value | null | undefined): string {
-  if (value === null || value === undefined) return 'null';
-  const values =
-    value.values === null || value.values === undefined
-      ? 'null'
-      : `[${value.values.map(goJsonValue).join(',')}]`;
-  return `{"name":${goJsonString(value.name ?? '')},"type":${goJsonString(value.type ?? '')},"values":${values}}`;
-}
-
-/**
- * go-micro's `registry.Endpoint` as Go's `json.Marshal` writes it: field order
- * `request, response, metadata, name`, nil as `null`, map keys sorted.
- * @param endpoint one endpoint of a service
- */
-export function goEndpointJson(endpoint: Endpoint): string {
-  return `{"request":${goJsonValue(endpoint.request)},"response":${goJsonValue(endpoint.response)},"metadata":${goJsonMap(endpoint.metadata)},"name":${goJsonString(endpoint.name ?? '')}}`;
-}
+import {
+  compareGoMapKeys,
+  decodeGoEndpoint,
+  decodeGoStringMap,
+  decodeZlibHex,
+  type Endpoint,
+  encodeGoEndpoint,
+  encodeGoStringMap,
+  encodeZlibHex,
+} from '@micro/core';
 
 /**
  * The tags go-micro registers for one node: one `t-` tag per metadata key (keys
@@ -66,10 +30,12 @@ export function encodeTags(
   version: string,
 ): string[] {
   const tags: string[] = [];
-  for (const key of Object.keys(metadata ?? {}).sort(compareBytes)) {
-    tags.push(`t-${encodeZlibHex(goJsonMap({ [key]: String(metadata![key]) }))}`);
+  for (const key of Object.keys(metadata ?? {}).sort(compareGoMapKeys)) {
+    tags.push(`t-${encodeZlibHex(encodeGoStringMap({ [key]: metadata![key]! }, 'metadata'))}`);
   }
-  for (const endpoint of endpoints ?? []) tags.push(`e-${encodeZlibHex(goEndpointJson(endpoint))}`);
+  for (const [i, endpoint] of (endpoints ?? []).entries()) {
+    tags.push(`e-${encodeZlibHex(encodeGoEndpoint(endpoint, `endpoints[${i}]`))}`);
+  }
   tags.push(`v-${encodeZlibHex(version)}`);
   return tags;
 }
@@ -112,40 +78,15 @@ function parseJson(text: string | undefined): unknown {
   }
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isStringMap(value: unknown): value is Record<string, string> {
-  return isRecord(value) && Object.values(value).every((v) => typeof v === 'string');
-}
-
-function toValue(value: unknown, depth = 0): Value | null | undefined {
-  if (value === null || value === undefined) return null;
-  if (!isRecord(value) || depth > 64) return undefined;
-  const { name = '', type = '', values = null } = value;
-  if (typeof name !== 'string' || typeof type !== 'string') return undefined;
-  if (values === null) return { name, type, values: null };
-  if (!Array.isArray(values)) return undefined;
-  const children: Value[] = [];
-  for (const child of values) {
-    const decoded = toValue(child, depth + 1);
-    if (decoded === undefined) return undefined;
-    // Go decodes a null array element to a nil *Value; keep the slot's shape.
-    children.push(decoded ?? { name: '', type: '', values: null });
+/** A payload as go-micro's `json.Unmarshal` reads it; undefined for one it rejects. */
+function decodeOrSkip<T>(text: string | undefined, decode: (json: unknown) => T): T | undefined {
+  const json = parseJson(text);
+  if (json === undefined) return undefined;
+  try {
+    return decode(json);
+  } catch {
+    return undefined;
   }
-  return { name, type, values: children };
-}
-
-function toEndpoint(value: unknown): Endpoint | undefined {
-  if (!isRecord(value)) return undefined;
-  const { name = '', metadata = null } = value;
-  if (typeof name !== 'string') return undefined;
-  if (metadata !== null && !isStringMap(metadata)) return undefined;
-  const request = toValue(value.request);
-  const response = toValue(value.response);
-  if (request === undefined || response === undefined) return undefined;
-  return { name, request, response, metadata };
 }
 
 /**
@@ -156,8 +97,8 @@ function toEndpoint(value: unknown): Endpoint | undefined {
 export function decodeMetadata(tags: readonly string[]): Record<string, string> {
   const metadata: Record<string, string> = {};
   for (const tag of tagsOf(tags, 't')) {
-    const value = parseJson(payload(tag));
-    if (isStringMap(value)) Object.assign(metadata, value);
+    const value = decodeOrSkip(payload(tag), (json) => decodeGoStringMap(json, 'metadata'));
+    if (value) Object.assign(metadata, value);
   }
   return metadata;
 }
@@ -170,7 +111,7 @@ export function decodeMetadata(tags: readonly string[]): Record<string, string> 
 export function decodeEndpoints(tags: readonly string[]): Endpoint[] {
   const endpoints: Endpoint[] = [];
   for (const tag of tagsOf(tags, 'e')) {
-    const endpoint = toEndpoint(parseJson(payload(tag)));
+    const endpoint = decodeOrSkip(payload(tag), (json) => decodeGoEndpoint(json));
     if (endpoint) endpoints.push(endpoint);
   }
   return endpoints;
@@ -327,7 +268,7 @@ export function consulMeta(metadata: Readonly<Record<string, string>> | null | u
   const meta: Record<string, string> = {};
   const dropped: DroppedMeta[] = [];
   let pairs = 0;
-  for (const key of Object.keys(metadata ?? {}).sort(compareBytes)) {
+  for (const key of Object.keys(metadata ?? {}).sort(compareGoMapKeys)) {
     const value = String(metadata![key]);
     let reason: string | undefined;
     if (!META_KEY.test(key)) reason = 'key has characters other than letters, digits, - and _';

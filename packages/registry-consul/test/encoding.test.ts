@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { decodeZlibHex, type Endpoint } from '@micro/core';
+import {
+  decodeZlibHex,
+  type Endpoint,
+  encodeGoEndpoint as goEndpointJson,
+  encodeGoString as goJsonString,
+} from '@micro/core';
 import {
   consulAddress,
   consulMeta,
@@ -11,8 +16,6 @@ import {
   deregisterCriticalAfter,
   encodeTags,
   goDuration,
-  goEndpointJson,
-  goJsonString,
   hostPort,
   splitHostPort,
 } from '../src/encoding.js';
@@ -154,6 +157,22 @@ describe('go-micro tag encoding', () => {
       { name: 'Legacy.Call', request: null, response: null, metadata: null },
     ]);
     expect(decodeVersion(tags)).toBe('0.9');
+  });
+
+  it("reads tag JSON as Go's json.Unmarshal does: any key case, null as the zero value", () => {
+    const tags = [
+      't={"a":null,"b":"2"}',
+      'e={"NAME":"Upper.Case","Request":{"Name":"R","values":[null]},"metadata":{"k":null}}',
+    ];
+    expect(decodeMetadata(tags)).toEqual({ a: '', b: '2' });
+    expect(decodeEndpoints(tags)).toEqual([
+      {
+        name: 'Upper.Case',
+        request: { name: 'R', type: '', values: [] },
+        response: null,
+        metadata: { k: '' },
+      },
+    ]);
   });
 
   it('locks onto the first format seen, as go-micro does', () => {
