@@ -96,6 +96,18 @@ describe('mDNS TXT encoding', () => {
     });
   });
 
+  it('reads null values as Go\'s json.Unmarshal does: "" in a map, nothing in a list', () => {
+    const strings = [
+      encodeZlibHex('{"Service":"x","Metadata":{"a":null},"Endpoints":[null,{"name":"E"}]}'),
+    ];
+    expect(decodeMdnsTxt(strings)).toEqual({
+      Metadata: { a: '' },
+      Service: 'x',
+      Version: '',
+      Endpoints: [{ name: 'E', request: null, response: null, metadata: null }],
+    });
+  });
+
   it('rejects TXT that is not go-micro encoding with a clear error', () => {
     const cases: [string[], RegExp][] = [
       [[], /empty/],
