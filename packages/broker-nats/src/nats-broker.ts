@@ -7,6 +7,7 @@ import {
   dispatchEvent,
   ErrorIds,
   type Event,
+  encodeEnvelope,
   errorMessage,
   InFlight,
   type Logger,
@@ -28,7 +29,7 @@ import {
   type Status,
   type Subscription,
 } from 'nats';
-import { checkQueue, checkTopic, encodeMessage } from './envelope.js';
+import { checkQueue, checkTopic } from './envelope.js';
 import { toMicroError } from './errors.js';
 import {
   type NatsBrokerOptions,
@@ -322,7 +323,8 @@ export class NatsBroker implements Broker {
    * @param topic the NATS subject (no wildcards, no whitespace)
    * @param message header and body
    * @param _options none for NATS
-   * @throws {@link MicroError} 400 for an invalid topic; 413 when the envelope exceeds
+   * @throws {@link MicroError} 400 for an invalid topic or a header value that is not a
+   *   string; 413 when the envelope exceeds
    *   the server's max_payload; 503 when not connected, when the reconnect buffer is
    *   full, or when the connection is not back within `publishTimeout`
    */
@@ -336,7 +338,7 @@ export class NatsBroker implements Broker {
     if (!connection || !this.#accepting) {
       throw unavailable(ErrorIds.broker, `nats: not connected: cannot publish to ${topic}`);
     }
-    const payload = encodeMessage(message);
+    const payload = encodeEnvelope(message);
     if (payload.byteLength > this.#maxPayload) {
       throw payloadTooLarge(
         ErrorIds.broker,

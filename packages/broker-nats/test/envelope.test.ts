@@ -50,6 +50,14 @@ describe('encodeMessage (go-micro broker/nats payload)', () => {
     expect(json(bytes)).toBe('{"Header":{"\uFFFD":"b","\u{1F600}":"a"},"Body":""}');
   });
 
+  it('orders integer-like keys as Go does, not first as a JavaScript object would', () => {
+    const bytes = encodeMessage({
+      header: { A: 'x', '9': 'a', '10': 'b' },
+      body: new Uint8Array(0),
+    });
+    expect(json(bytes)).toBe('{"Header":{"10":"b","9":"a","A":"x"},"Body":""}');
+  });
+
   it('round-trips through core decodeEnvelope, escapes and binary included', () => {
     const message = {
       header: { 'X-Html': '<&>', 'Micro-Topic': 't' },
