@@ -9,45 +9,28 @@ import {
   decodeEnvelope,
   encodeEnvelope,
   type Header,
+  readGoFields,
 } from '@micro/core';
 import type { IHeaders } from 'kafkajs';
 
 /** What the consumer fills in when a record's envelope lacks it, as go-micro does. */
 export const DEFAULT_CONTENT_TYPE = 'application/json';
 
-// encoding/json escapes these inside strings (HTML safety, JS line separators);
-// JSON.stringify does not.
-const GO_ESCAPED = /[<>&\u2028\u2029]/;
-const GO_ESCAPED_ALL = /[<>&\u2028\u2029]/g;
-
 /**
  * The value of the Kafka record go-micro's Kafka broker writes for a message: the
- * envelope exactly as Go's `json.Marshal` writes `broker.Message`, byte for byte:
- * header keys sorted (Go sorts map keys), and `<`, `>`, `&`, U+2028 and U+2029
- * escaped as `\u003c`-style sequences.
+ * envelope exactly as Go's `json.Marshal` writes `broker.Message`, byte for byte
+ * (core's {@link encodeEnvelope}): header keys sorted as Go sorts map keys, and `<`,
+ * `>`, `&`, U+2028 and U+2029 escaped as `\u003c`-style sequences.
  * @param message the message to publish
  * @returns the record value (the envelope's JSON bytes)
+ * @throws {@link MicroError} 400 when a header value is not a string
  * @example
  * encodeRecord({ header: { 'Micro-Topic': 'orders', 'Content-Type': 'text/plain' }, body: Buffer.from('hi') })
  *   .toString(); // '{"Header":{"Content-Type":"text/plain","Micro-Topic":"orders"},"Body":"aGk="}'
  */
 export function encodeRecord(message: BrokerMessage): Buffer {
-  const header: Header = {};
-  let needsEscaping = false;
-  for (const key of Object.keys(message.header).sort()) {
-    const value = message.header[key]!;
-    header[key] = value;
-    // The body is base64, so only header text can hold a character Go escapes.
-    needsEscaping ||= GO_ESCAPED.test(key) || GO_ESCAPED.test(value);
-  }
-  const bytes = encodeEnvelope({ header, body: message.body });
-  const json = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (!needsEscaping) return json;
-  return Buffer.from(
-    json
-      .toString('utf8')
-      .replace(GO_ESCAPED_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
-  );
+  const bytes = encodeEnvelope(message);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** A consumed record, as kafkajs hands it over. */
@@ -64,23 +47,19 @@ function headerValue(value: IHeaders[string]): string | undefined {
   return typeof last === 'string' ? last : last.toString('utf8');
 }
 
+const ENVELOPE_FIELDS = ['Header', 'Body'] as const;
+
 /**
- * True when a decoded-but-empty envelope was really a JSON object with neither
- * `Header` nor `Body`: go-micro then delivers the whole record value as the body.
+ * What a value whose envelope decoded empty really is: JSON `null` (refused here),
+ * a plain JSON object with no key Go would read as `Header` or `Body` (go-micro
+ * then delivers the whole value as the body), or an envelope that is empty.
  */
-function isPlainObjectWithoutEnvelopeKeys(value: Buffer): boolean {
-  try {
-    const parsed: unknown = JSON.parse(value.toString('utf8'));
-    return (
-      typeof parsed === 'object' &&
-      parsed !== null &&
-      !Array.isArray(parsed) &&
-      !('Header' in parsed) &&
-      !('Body' in parsed)
-    );
-  } catch {
-    return false;
-  }
+function emptyEnvelopeKind(value: Buffer): 'null' | 'plain' | 'envelope' {
+  // decodeEnvelope has parsed it already, so this cannot throw
+  const parsed: unknown = JSON.parse(value.toString('utf8'));
+  if (parsed === null) return 'null';
+  const fields = readGoFields(parsed, 'record', ENVELOPE_FIELDS)!;
+  return fields.Header === undefined && fields.Body === undefined ? 'plain' : 'envelope';
 }
 
 /**
@@ -110,13 +89,13 @@ export function decodeRecord(record: ConsumedRecord, topic: string): BrokerMessa
   const envelope = decodeEnvelope(value);
   let { body } = envelope;
   const header: Header = envelope.header;
-  if (
-    body.length === 0 &&
-    Object.keys(header).length === 0 &&
-    isPlainObjectWithoutEnvelopeKeys(value)
-  ) {
+  if (body.length === 0 && Object.keys(header).length === 0) {
+    const kind = emptyEnvelopeKind(value);
+    if (kind === 'null') {
+      throw codecError('envelope', 'record value is JSON null, not a go-micro envelope', 400);
+    }
     // A copy: the value is a view into kafkajs's whole fetch response.
-    body = new Uint8Array(value);
+    if (kind === 'plain') body = new Uint8Array(value);
   }
   if (record.headers) {
     for (const [key, raw] of Object.entries(record.headers)) {

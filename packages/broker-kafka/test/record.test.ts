@@ -98,6 +98,13 @@ describe('decodeRecord', () => {
     expect(message.header['Content-Type']).toBe('application/json');
   });
 
+  it('reads Header and Body in any case, as Go does, so such an envelope is not a plain object', () => {
+    const message = decodeRecord({ value: Buffer.from('{"header":{"X":"y"},"BODY":""}') }, 't');
+    expect(message.header).toMatchObject({ X: 'y' });
+    expect(message.body).toHaveLength(0);
+    expect(decodeRecord({ value: Buffer.from('{"body":""}') }, 't').body).toHaveLength(0);
+  });
+
   it('keeps an envelope with a null Body empty', () => {
     const value = Buffer.from('{"Header":{"X":"y"},"Body":null}');
     expect(decodeRecord({ value }, 't').body).toHaveLength(0);
