@@ -6,6 +6,7 @@ import type { Socket as NetSocket } from 'node:net';
 import {
   badRequest,
   ErrorIds,
+  formatAddress,
   type Header,
   internalServerError,
   type Logger,
@@ -521,7 +522,7 @@ export class Connection implements FrameSink {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.role === 'client' && this.socket.localAddress !== undefined) {
-      this.local = formatHostPort(this.socket.localAddress, this.socket.localPort ?? 0);
+      this.local = formatAddress(this.socket.localAddress, this.socket.localPort ?? 0);
     }
     this.#reader.setMaxLength(
       FIXED_PAYLOAD + this.limits.maxHeaderSize + this.limits.maxMessageSize,
@@ -622,11 +623,6 @@ export class Connection implements FrameSink {
       this.fail(unavailable(ErrorIds.transport, `connection to ${this.remote} closed`), false);
     }
   }
-}
-
-/** Formats a host and port as `host:port`, bracketing IPv6 hosts. */
-export function formatHostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 interface Waiter {

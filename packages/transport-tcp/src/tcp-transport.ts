@@ -8,18 +8,19 @@ import {
   DEFAULT_MAX_MESSAGE_SIZE,
   type DialOptions,
   ErrorIds,
+  formatAddress,
   isMicroError,
   type Listener,
   type ListenOptions,
   type Logger,
   type MicroError,
+  parseAddress,
   type Socket,
   type Transport,
   timeout as timeoutError,
   unavailable,
 } from '@micro/core';
-import { parseAddress } from './address.js';
-import { Connection, formatHostPort, type Limits, type TcpSocket } from './connection.js';
+import { Connection, type Limits, type TcpSocket } from './connection.js';
 import {
   DEFAULT_IDLE_TIMEOUT,
   DEFAULT_KEEPALIVE_DELAY,
@@ -317,7 +318,7 @@ export class TcpTransport implements Transport {
     const bound = server.address() as net.AddressInfo;
     const listener = new TcpListener(
       server,
-      formatHostPort(bound.address, bound.port),
+      formatAddress(bound.address, bound.port),
       this.#limits,
       this.#logger,
       this.#dialTimeout,
@@ -407,7 +408,7 @@ class TcpListener implements Listener {
       server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) =>
         this.logger.warn('TLS handshake failed', {
           address,
-          remote: formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0),
+          remote: formatAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0),
           error: error.message,
         }),
       );
@@ -415,7 +416,7 @@ class TcpListener implements Listener {
   }
 
   #adopt(socket: net.Socket): void {
-    const remote = formatHostPort(socket.remoteAddress ?? 'unknown', socket.remotePort ?? 0);
+    const remote = formatAddress(socket.remoteAddress ?? 'unknown', socket.remotePort ?? 0);
     const connection = new Connection(
       socket,
       'server',

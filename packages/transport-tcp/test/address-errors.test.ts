@@ -1,7 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { isMicroError } from '@micro/core';
-import { parseAddress } from '../src/address.js';
-import { formatHostPort } from '../src/connection.js';
+import { formatAddress as formatHostPort, isMicroError, parseAddress } from '@micro/core';
 import { networkError } from '../src/errors.js';
 import { createTcpTransport, DEFAULT_MAX_HEADER_SIZE, TcpTransport } from '../src/index.js';
 
