@@ -6,8 +6,14 @@ import {
   type ServerInterceptingCallInterface,
   status as Status,
 } from '@grpc/grpc-js';
-import { ErrorIds, type Listener, type Logger, type Socket, unavailable } from '@micro/core';
-import { formatAddress } from './address.js';
+import {
+  ErrorIds,
+  formatAddress,
+  type Listener,
+  type Logger,
+  type Socket,
+  unavailable,
+} from '@micro/core';
 import { GrpcServerSocket } from './server-socket.js';
 import { transportServiceDefinition } from './service.js';
 import type { SocketLimits, StreamSocket } from './stream-socket.js';

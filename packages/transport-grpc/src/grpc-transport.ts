@@ -14,15 +14,16 @@ import {
   DEFAULT_MAX_MESSAGE_SIZE,
   type DialOptions,
   ErrorIds,
+  formatAddress,
   isMicroError,
   type Listener,
   type Logger,
   type MicroError,
+  parseAddress,
   type Socket,
   type Transport,
   unavailable,
 } from '@micro/core';
-import { formatAddress, parseAddress } from './address.js';
 import { GrpcClientSocket, type StreamCall } from './client-socket.js';
 import { GrpcListener } from './grpc-listener.js';
 import {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { formatAddress, parseAddress } from '../src/address.js';
+import { formatAddress, parseAddress } from '@micro/core';
 
 describe('addresses', () => {
   it.each([
