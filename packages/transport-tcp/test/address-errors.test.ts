@@ -1,37 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { formatAddress as formatHostPort, isMicroError, parseAddress } from '@micro/core';
+import { isMicroError } from '@micro/core';
 import { networkError } from '../src/errors.js';
 import { createTcpTransport, DEFAULT_MAX_HEADER_SIZE, TcpTransport } from '../src/index.js';
-
-describe('addresses', () => {
-  it('parses host:port, [v6]:port and :port', () => {
-    expect(parseAddress('127.0.0.1:8080')).toEqual({ host: '127.0.0.1', port: 8080 });
-    expect(parseAddress('localhost:0')).toEqual({ host: 'localhost', port: 0 });
-    expect(parseAddress('[::1]:443')).toEqual({ host: '::1', port: 443 });
-    expect(parseAddress(':9090')).toEqual({ host: '', port: 9090 });
-  });
-
-  it('refuses what is not host:port', () => {
-    for (const address of [
-      '',
-      'localhost',
-      'host:',
-      'host:http',
-      'host:65536',
-      '::1:80',
-      '[::1]',
-      '[::1]80',
-      'h:1:2',
-    ]) {
-      expect(parseAddress(address)).toBeUndefined();
-    }
-  });
-
-  it('formats IPv6 hosts in brackets', () => {
-    expect(formatHostPort('10.0.0.1', 80)).toBe('10.0.0.1:80');
-    expect(formatHostPort('::1', 80)).toBe('[::1]:80');
-  });
-});
 
 describe('network errors', () => {
   const error = (code: string, message = code) => Object.assign(new Error(message), { code });
