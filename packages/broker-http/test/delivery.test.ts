@@ -1,6 +1,6 @@
 // What publish promises: when it resolves, when it rejects and with which code,
 // and how queue groups are retried.
-import { afterAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import {
   createMemoryRegistry,
   isMicroError,
@@ -10,54 +10,18 @@ import {
   unavailable,
 } from '@micro/core';
 import { randomName, rejection, waitFor, within } from '@micro/testing';
-import {
-  BROADCAST_VERSION,
-  createHttpBroker,
-  type HttpBroker,
-  type HttpBrokerOptions,
-  SERVICE_NAME,
-} from '../src/index.js';
-import { deadAddress, inbox, recordingLogger } from './helpers.js';
+import { createHttpBroker, SERVICE_NAME } from '../src/index.js';
+import { brokerMaker, deadAddress, inbox, recordingLogger, registerNode } from './helpers.js';
 
 const body = (text: string) => Buffer.from(text);
 const code = (error: unknown) => (isMicroError(error) ? error.code : error);
 
 describe('HttpBroker delivery', () => {
-  const brokers: HttpBroker[] = [];
-  const connected = async (options: Partial<HttpBrokerOptions> & { registry: Registry }) => {
-    const broker = createHttpBroker({ logger: silentLogger, ...options });
-    brokers.push(broker);
-    await broker.connect();
-    return broker;
-  };
-  afterAll(async () => {
-    for (const broker of brokers) await broker.disconnect();
-  });
+  const connected = brokerMaker();
 
   /** Registers a subscriber record whose node is not listening. */
-  const deadSubscriber = async (
-    registry: Registry,
-    topic: string,
-    version = BROADCAST_VERSION,
-    ttl?: number,
-  ) => {
-    const id = `${topic}-dead-${randomName('n')}`;
-    await registry.register(
-      {
-        name: SERVICE_NAME,
-        version,
-        nodes: [
-          {
-            id,
-            address: await deadAddress(),
-            metadata: { broker: 'http', secure: 'false', topic },
-          },
-        ],
-      },
-      ttl === undefined ? {} : { ttl },
-    );
-    return id;
-  };
+  const deadSubscriber = async (registry: Registry, topic: string, queue?: string, ttl?: number) =>
+    registerNode(registry, { topic, queue, address: await deadAddress() }, ttl);
 
   describe('to a queue group', () => {
     it('hands a message whose handler failed to another member, and resolves', async () => {
@@ -199,7 +163,7 @@ describe('HttpBroker delivery', () => {
       const registry = createMemoryRegistry();
       const broker = await connected({ registry });
       const topic = randomName('topic');
-      await deadSubscriber(registry, topic, BROADCAST_VERSION, 500);
+      await deadSubscriber(registry, topic, undefined, 500);
       const first = await rejection(broker.publish(topic, { header: {}, body: body('x') }));
       expect(code(first)).toBe(503);
       await waitFor(
@@ -218,17 +182,7 @@ describe('HttpBroker delivery', () => {
       const broker = await connected({ registry, logger });
       const topic = randomName('topic');
       // A record this broker does not serve, at this broker's address: it answers 404.
-      await registry.register({
-        name: SERVICE_NAME,
-        version: BROADCAST_VERSION,
-        nodes: [
-          {
-            id: `${topic}-gone`,
-            address: broker.address,
-            metadata: { broker: 'http', secure: 'false', topic },
-          },
-        ],
-      });
+      await registerNode(registry, { topic, address: broker.address });
       await broker.publish(topic, { header: {}, body: body('x') });
       expect(logger.find('debug', 'subscriber gone')).toHaveLength(1);
     });

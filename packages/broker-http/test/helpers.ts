@@ -1,17 +1,57 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type {
-  Event,
-  LogFields,
-  Logger,
-  LogLevel,
-  RegisterOptions,
-  Registry,
-  Service,
+import { afterAll } from '@jest/globals';
+import {
+  type Event,
+  type LogFields,
+  type Logger,
+  type LogLevel,
+  type RegisterOptions,
+  type Registry,
+  type Service,
+  silentLogger,
 } from '@micro/core';
+import { createHttpBroker, type HttpBroker, type HttpBrokerOptions } from '../src/index.js';
+import { subscriberRecord } from '../src/wire.js';
+
+/**
+ * Makes connected brokers (silent unless a logger is given) for one test file and
+ * disconnects them after it.
+ */
+export function brokerMaker(): (
+  options: Partial<HttpBrokerOptions> & { registry: Registry },
+) => Promise<HttpBroker> {
+  const made: HttpBroker[] = [];
+  afterAll(async () => {
+    for (const broker of made) await broker.disconnect();
+  });
+  return async (options) => {
+    const broker = createHttpBroker({ logger: silentLogger, ...options });
+    made.push(broker);
+    await broker.connect();
+    return broker;
+  };
+}
+
+/**
+ * Registers a subscription record, as a broker would, for a node the test runs (or
+ * one where nothing listens).
+ * @returns the node id
+ */
+export async function registerNode(
+  registry: Registry,
+  node: { topic: string; address: string; id?: string; queue?: string; secure?: boolean },
+  ttl?: number,
+): Promise<string> {
+  const id = node.id ?? `${node.topic}-${randomUUID()}`;
+  const record = subscriberRecord(node.topic, node.queue, id, node.address, node.secure ?? false);
+  await registry.register(record, ttl === undefined ? {} : { ttl });
+  return id;
+}
 
 /** One line a {@link RecordingLogger} saw. */
 export interface LogLine {

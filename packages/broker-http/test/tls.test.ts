@@ -1,31 +1,25 @@
 // HTTPS between brokers, with verification on by default (go-micro shipped its
 // HTTP broker with InsecureSkipVerify, micro/go-micro#2713). Certificates: fixtures/tls.
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { createMemoryRegistry, isMicroError, type Registry, silentLogger } from '@micro/core';
+import { createMemoryRegistry, isMicroError } from '@micro/core';
 import { randomName, rejection, waitFor } from '@micro/testing';
+import { SERVICE_NAME } from '../src/index.js';
 import {
-  BROADCAST_VERSION,
-  createHttpBroker,
-  type HttpBroker,
-  type HttpBrokerOptions,
-  SERVICE_NAME,
-} from '../src/index.js';
-import { certs, type FakeSubscriber, fakeSubscriber, inbox } from './helpers.js';
+  brokerMaker,
+  certs,
+  type FakeSubscriber,
+  fakeSubscriber,
+  inbox,
+  registerNode,
+} from './helpers.js';
 
 const code = (error: unknown) => (isMicroError(error) ? error.code : error);
 const body = (text: string) => Buffer.from(text);
 
 describe('HttpBroker over TLS', () => {
-  const brokers: HttpBroker[] = [];
+  const connected = brokerMaker();
   const fakes: FakeSubscriber[] = [];
-  const connected = async (options: Partial<HttpBrokerOptions> & { registry: Registry }) => {
-    const broker = createHttpBroker({ logger: silentLogger, ...options });
-    brokers.push(broker);
-    await broker.connect();
-    return broker;
-  };
   afterAll(async () => {
-    for (const broker of brokers) await broker.disconnect();
     for (const fake of fakes) await fake.close();
   });
 
@@ -50,17 +44,7 @@ describe('HttpBroker over TLS', () => {
     fakes.push(fake);
     const publisher = await connected({ registry, tls: { ca: certs.ca } });
     const topic = randomName('topic');
-    await registry.register({
-      name: SERVICE_NAME,
-      version: BROADCAST_VERSION,
-      nodes: [
-        {
-          id: `${topic}-1`,
-          address: fake.address,
-          metadata: { broker: 'http', secure: 'true', topic },
-        },
-      ],
-    });
+    await registerNode(registry, { topic, address: fake.address, secure: true });
     await publisher.publish(topic, { header: {}, body: body('x') });
     expect(fake.requests.map((r) => r.encrypted)).toEqual([true]);
   });

@@ -1,32 +1,24 @@
-// go-micro's HTTP broker on the wire (go-micro.dev/v6 broker/http.go at 77fc793d5bab):
-// the registry record a subscription writes, what a Go publisher POSTs, and what
-// this broker POSTs.
-import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { createMemoryRegistry, type Registry, silentLogger } from '@micro/core';
+import { createMemoryRegistry } from '@micro/core';
 import { randomName, waitFor } from '@micro/testing';
-import {
-  BROADCAST_VERSION,
-  createHttpBroker,
-  type HttpBroker,
-  type HttpBrokerOptions,
-  SERVICE_NAME,
-} from '../src/index.js';
+import { BROADCAST_VERSION, SERVICE_NAME } from '../src/index.js';
 import { deliveryPath, queryEscape } from '../src/wire.js';
-import { type FakeSubscriber, fakeSubscriber, inbox, rawRequest, spyRegistry } from './helpers.js';
+import {
+  brokerMaker,
+  type FakeSubscriber,
+  fakeSubscriber,
+  inbox,
+  rawRequest,
+  registerNode,
+  spyRegistry,
+} from './helpers.js';
 
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}';
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 describe('HttpBroker on the wire', () => {
-  const brokers: HttpBroker[] = [];
+  const connected = brokerMaker();
   const fakes: FakeSubscriber[] = [];
-  const connected = async (options: Partial<HttpBrokerOptions> & { registry: Registry }) => {
-    const broker = createHttpBroker({ logger: silentLogger, ...options });
-    brokers.push(broker);
-    await broker.connect();
-    return broker;
-  };
   const fake = async (...args: Parameters<typeof fakeSubscriber>) => {
     const subscriber = await fakeSubscriber(...args);
     fakes.push(subscriber);
@@ -34,7 +26,6 @@ describe('HttpBroker on the wire', () => {
   };
 
   afterAll(async () => {
-    for (const broker of brokers) await broker.disconnect();
     for (const subscriber of fakes) await subscriber.close();
   });
 
@@ -171,14 +162,7 @@ describe('HttpBroker on the wire', () => {
       const subscriber = await fake(200);
       // Characters Go's url.QueryEscape and URLSearchParams escape differently.
       const topic = `${randomName('topic')} a/b~c*é`;
-      const id = `${topic}-${randomUUID()}`;
-      await registry.register({
-        name: SERVICE_NAME,
-        version: BROADCAST_VERSION,
-        nodes: [
-          { id, address: subscriber.address, metadata: { broker: 'http', secure: 'false', topic } },
-        ],
-      });
+      const id = await registerNode(registry, { topic, address: subscriber.address });
 
       await broker.publish(topic, {
         // Not in Go's order: the envelope must still be byte for byte what Go writes.
@@ -203,17 +187,7 @@ describe('HttpBroker on the wire', () => {
       const broker = await connected({ registry });
       const subscriber = await fake(200);
       const topic = randomName('topic');
-      await registry.register({
-        name: SERVICE_NAME,
-        version: BROADCAST_VERSION,
-        nodes: [
-          {
-            id: `${topic}-1`,
-            address: subscriber.address,
-            metadata: { broker: 'http', secure: 'false', topic },
-          },
-        ],
-      });
+      await registerNode(registry, { topic, address: subscriber.address });
       await broker.publish(topic, {
         header: { 'Micro-Topic': 'elsewhere' },
         body: new Uint8Array(),
@@ -256,17 +230,10 @@ describe('HttpBroker on the wire', () => {
       const topic = randomName('topic');
       const members = [await fake(200), await fake(200), await fake(200)];
       const broadcast = [await fake(200), await fake(200)];
-      const metadata = { broker: 'http', secure: 'false', topic };
-      await registry.register({
-        name: SERVICE_NAME,
-        version: 'workers',
-        nodes: members.map((m, i) => ({ id: `${topic}-q${i}`, address: m.address, metadata })),
-      });
-      await registry.register({
-        name: SERVICE_NAME,
-        version: BROADCAST_VERSION,
-        nodes: broadcast.map((b, i) => ({ id: `${topic}-b${i}`, address: b.address, metadata })),
-      });
+      for (const { address } of members) {
+        await registerNode(registry, { topic, address, queue: 'workers' });
+      }
+      for (const { address } of broadcast) await registerNode(registry, { topic, address });
       for (let i = 0; i < 12; i++)
         await broker.publish(topic, { header: {}, body: Buffer.from('m') });
       expect(members.reduce((sum, m) => sum + m.requests.length, 0)).toBe(12);
