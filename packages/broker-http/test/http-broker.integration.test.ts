@@ -23,8 +23,7 @@ import { rawRequest } from './helpers.js';
 /** Not 5353: tests never talk to real mDNS responders on this host. */
 const PORT = Number(process.env.MICRO_TEST_MDNS_PORT ?? 15353);
 const DIST = join(__dirname, '..', 'dist', 'index.js');
-// @micro/registry-mdns is not a dependency of this package (see the README); the
-// child imports its build from the workspace.
+// A dev dependency, so turbo builds it first; the child imports its build.
 const REGISTRY_MDNS = join(__dirname, '..', '..', 'registry-mdns', 'dist', 'index.js');
 const FIXTURE = join(__dirname, 'fixtures', 'subscriber.mjs');
 
