@@ -47,9 +47,11 @@ try {
     console.log(`Greeter.Goodbye -> ${error.code} ${error.status}: ${error.detail}`);
 }
 
+// Each greeter subscribes in the queue "greeters": exactly one of them gets it.
 await caller.client.publish('user.created', { id: 1, name: 'Ada' } satisfies UserCreated);
 console.log('published user.created');
 await caller.stop();
-// The service closes only what it created; these were passed in.
+// stop() disconnected the broker; the registry and transport were passed in, so
+// they are ours to close.
 await parts.transport.close();
 await parts.registry.close();

@@ -20,7 +20,11 @@ const service = await createService({
   },
 });
 service.handle(new Greeter(instance));
-service.subscribe<UserCreated>('user.created', (user, context) => {
-  console.log(`${context.topic}: welcome ${user.name} (#${user.id})`);
-});
+service.subscribe<UserCreated>(
+  'user.created',
+  (user, context) => {
+    console.log(`${context.topic}: welcome ${user.name} (#${user.id})`);
+  },
+  { queue: 'greeters' },
+);
 await service.run();

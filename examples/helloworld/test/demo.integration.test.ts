@@ -5,7 +5,7 @@ import { expect, it } from '@jest/globals';
 import { describeWithServer, within } from '@micro/testing';
 
 describeWithServer('npm run demo', ['MICRO_TEST_MDNS_INTERFACE'], (env) => {
-  it('shows both greeter instances answering, a stream, a 404 and a graceful stop', async () => {
+  it('shows both greeter instances answering, a stream, a 404, an event and a graceful stop', async () => {
     const child = spawn(process.execPath, [join(__dirname, '../dist/demo.js')], {
       env: {
         ...process.env,
@@ -35,6 +35,8 @@ describeWithServer('npm run demo', ['MICRO_TEST_MDNS_INTERFACE'], (env) => {
     expect(output).toContain('Greeter.Chat -> greeter-');
     expect(output).toContain('HOW ARE YOU?');
     expect(output).toContain('Greeter.Goodbye -> 404 Not Found');
+    // The event crossed processes through the HTTP broker, to one member of the queue.
+    expect(output.match(/user\.created: welcome Ada \(#1\)/g)).toHaveLength(1);
     expect(output.match(/service helloworld deregistered/g)).toHaveLength(2);
     expect(output).toContain('greeters stopped gracefully: true');
   }, 90_000);

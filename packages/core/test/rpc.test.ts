@@ -654,6 +654,27 @@ describe('publish and subscribe', () => {
   });
 });
 
+describe('a broker shared by services', () => {
+  it('stays connected until the last service using it stops', async () => {
+    const components = isolated();
+    const received: unknown[] = [];
+    const first = await createService({ name: 'first', logger: silentLogger, ...components });
+    first.subscribe('news', (payload) => {
+      received.push(payload);
+    });
+    await first.start();
+    const second = await createService({ name: 'second', logger: silentLogger, ...components });
+    await second.start();
+    await second.stop();
+    await first.client.publish('news', { n: 1 });
+    await eventually('delivery after the other service stopped', () => received.length === 1);
+    await first.stop();
+    await expect(
+      components.broker.publish('news', { header: {}, body: new Uint8Array() }),
+    ).rejects.toThrow(/not connected/);
+  });
+});
+
 describe('wrappers', () => {
   it('runs call, handler and subscriber wrappers in order', async () => {
     const components = isolated();

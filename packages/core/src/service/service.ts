@@ -138,7 +138,9 @@ export interface MicroService {
   start(): Promise<void>;
   /**
    * Deregisters, drains in-flight calls and streams (refusing new ones with 503),
-   * closes the listener and releases what the service created.
+   * closes the listener, disconnects the broker (unless another running service
+   * in this process uses it) and closes what the service created from `MICRO_*`
+   * variables or defaults. A registry or transport you passed in stays yours to close.
    */
   stop(): Promise<void>;
   /** Starts, waits for SIGINT or SIGTERM, then stops. A second signal exits at once. */
@@ -237,7 +239,7 @@ class ServiceRuntime implements MicroService {
   async start(): Promise<void> {
     if (this.#started) return;
     await runHooks(this.#options.hooks?.beforeStart);
-    await this.broker.connect();
+    await connectBroker(this.broker);
     await this.server.start();
     this.#started = true;
     this.#node = {
@@ -305,6 +307,9 @@ class ServiceRuntime implements MicroService {
     }
     await this.server.stop();
     if (this.#node) localServers.remove(this.#node.address, this.server);
+    await disconnectBroker(this.broker).catch((error: unknown) =>
+      this.logger.warn('service: disconnecting the broker failed', { error: errorMessage(error) }),
+    );
     for (const component of this.#owned) {
       await component
         .close()
@@ -378,6 +383,24 @@ class ServiceRuntime implements MicroService {
     });
     return this.#registering;
   }
+}
+
+/**
+ * How many started services use each broker in this process: the service that
+ * connects a broker disconnects it when it stops, unless another running service
+ * still uses it (services in one process may share one).
+ */
+const brokerUsers = new WeakMap<Broker, number>();
+
+async function connectBroker(broker: Broker): Promise<void> {
+  await broker.connect();
+  brokerUsers.set(broker, (brokerUsers.get(broker) ?? 0) + 1);
+}
+
+async function disconnectBroker(broker: Broker): Promise<void> {
+  const users = (brokerUsers.get(broker) ?? 1) - 1;
+  brokerUsers.set(broker, users);
+  if (users === 0) await broker.disconnect();
 }
 
 async function runHooks(hooks: Hook | readonly Hook[] | undefined): Promise<void> {
@@ -454,7 +477,6 @@ export async function createService(options: ServiceOptions = {}): Promise<Micro
         logger,
         registry,
       });
-      owned.push({ close: () => loaded.disconnect() });
       broker = loaded;
     }
   }
