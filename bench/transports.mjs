@@ -21,7 +21,7 @@
 //
 // Every process started is stopped on the way out, on failure and on Ctrl-C too.
 import { fork, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -405,24 +405,42 @@ const targets = [
   versus('micro-grpc', 'grpc', 'c64', 1.5),
 ].filter(Boolean);
 
+/** Versions of what was measured, read from the installed packages. */
+function versions() {
+  const names = ['@grpc/grpc-js', 'moleculer', '@nestjs/microservices'];
+  return names
+    .map((name) => {
+      try {
+        const file = join(here, 'node_modules', name, 'package.json');
+        return `${name} ${JSON.parse(readFileSync(file, 'utf8')).version}`;
+      } catch {
+        return `${name} (not installed)`;
+      }
+    })
+    .join(', ');
+}
+
 const number = (n) => (n === null ? '–' : n.toLocaleString('en-US'));
 const lines = [
   `Node ${machine.node}, ${machine.platform}, ${machine.cores} cores (${machine.cpu}); ` +
     `${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC; median of ${ROUNDS} rounds, ` +
-    `${WARMUP} ms warm-up + ${DURATION} ms measured per measurement, server and client in two processes on 127.0.0.1.`,
+    `${WARMUP} ms warm-up + ${DURATION} ms measured per measurement, server and client in two processes on 127.0.0.1` +
+    `${{ split: ' (server pinned to CPU 0, client to CPU 1)', same: ' (both pinned to CPU 0)', none: '' }[pinMode]}; ${versions()}.`,
   '',
-  '| scenario | contender | calls/s | × raw | p50 µs | p99 µs | server CPU µs/call |',
-  '|---|---|---:|---:|---:|---:|---:|',
+  "× raw: calls/s over raw's calls/s in the same scenario of this run. Latency is per call as the client sees it; CPU is process.cpuUsage (user + system) over the measured window divided by the calls.",
+  '',
+  '| scenario | contender | calls/s | × raw | p50 µs | p99 µs | server CPU µs/call | client CPU µs/call |',
+  '|---|---|---:|---:|---:|---:|---:|---:|',
 ];
 for (const r of results) {
   if (r.callsPerSec === null) {
     lines.push(
-      `| ${r.scenario} | ${r.contender} | not run: ${r.error.split('\n')[0].replaceAll('|', '\\|')} | | | | |`,
+      `| ${r.scenario} | ${r.contender} | not run: ${r.error.split('\n')[0].replaceAll('|', '\\|')} | | | | | |`,
     );
     continue;
   }
   lines.push(
-    `| ${r.scenario} | ${r.contender} | ${number(r.callsPerSec)} | ${r.ratioToRaw?.toFixed(2) ?? '–'} | ${number(r.p50us)} | ${number(r.p99us)} | ${r.serverCpuUsPerCall.toFixed(1)} |`,
+    `| ${r.scenario} | ${r.contender} | ${number(r.callsPerSec)} | ${r.ratioToRaw?.toFixed(2) ?? '–'} | ${number(r.p50us)} | ${number(r.p99us)} | ${r.serverCpuUsPerCall.toFixed(1)} | ${r.clientCpuUsPerCall.toFixed(1)} |`,
   );
 }
 if (targets.length > 0) {
