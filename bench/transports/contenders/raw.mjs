@@ -19,44 +19,58 @@ function frame(message) {
 /**
  * Cuts frames out of a byte stream and calls `onFrame` with each frame's parsed JSON.
  * Frames within one chunk are parsed in place; a frame split across chunks is
- * gathered and joined once it is complete.
+ * gathered into one buffer of its exact size (each byte copied once).
  */
 function frameDecoder(onFrame, onError) {
-  let pending = [];
+  let pending = []; // the pieces of an incomplete frame
   let pendingSize = 0;
-  let needed = 0; // bytes the incomplete frame needs in all, 0 while its length is unknown
-  return (chunk) => {
-    if (pendingSize > 0) {
-      pending.push(chunk);
-      pendingSize += chunk.length;
-      if (needed === 0 && pendingSize >= 4) {
-        const head = Buffer.concat(pending, pendingSize);
-        pending = [head];
-        needed = 4 + head.readUInt32BE(0);
-      }
-      if (needed === 0 || pendingSize < needed) return;
-      chunk = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingSize);
-      pending = [];
-      pendingSize = 0;
-      needed = 0;
+  let needed = 0; // that frame's size with its prefix; 0 while the prefix itself is incomplete
+  const parse = (buffer, start, end) => {
+    let message;
+    try {
+      message = JSON.parse(buffer.toString('utf8', start, end));
+    } catch (error) {
+      onError(error);
+      return false;
     }
+    onFrame(message);
+    return true;
+  };
+  const tooLarge = (length) => {
+    if (length <= MAX_FRAME) return false;
+    onError(new Error(`frame of ${length} bytes is over the ${MAX_FRAME} limit`));
+    return true;
+  };
+  return (chunk) => {
     let offset = 0;
+    if (pendingSize > 0) {
+      if (needed === 0) {
+        // Fewer than 4 bytes were left over: join them to this chunk and start again.
+        chunk = Buffer.concat([...pending, chunk]);
+        pending = [];
+        pendingSize = 0;
+      } else {
+        const missing = needed - pendingSize;
+        if (chunk.length < missing) {
+          pending.push(chunk);
+          pendingSize += chunk.length;
+          return;
+        }
+        pending.push(chunk.subarray(0, missing));
+        const frame = Buffer.concat(pending, needed);
+        pending = [];
+        pendingSize = 0;
+        needed = 0;
+        if (!parse(frame, 4, frame.length)) return;
+        offset = missing;
+      }
+    }
     while (chunk.length - offset >= 4) {
       const length = chunk.readUInt32BE(offset);
-      if (length > MAX_FRAME) {
-        onError(new Error(`frame of ${length} bytes is over the ${MAX_FRAME} limit`));
-        return;
-      }
+      if (tooLarge(length)) return;
       const end = offset + 4 + length;
       if (end > chunk.length) break;
-      let message;
-      try {
-        message = JSON.parse(chunk.toString('utf8', offset + 4, end));
-      } catch (error) {
-        onError(error);
-        return;
-      }
-      onFrame(message);
+      if (!parse(chunk, offset + 4, end)) return;
       offset = end;
     }
     if (offset < chunk.length) {
