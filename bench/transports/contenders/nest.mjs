@@ -1,6 +1,8 @@
 // nest-tcp: @nestjs/microservices' TCP transport, written as the Nest docs write it:
-// a controller with a @MessagePattern handler in a module started by
-// NestFactory.createMicroservice, and a ClientProxy whose send() is awaited.
+// a controller with a @MessagePattern({ cmd }) handler in a module started by
+// NestFactory.createMicroservice, and a ClientProxy whose send() is awaited. (An object
+// pattern, as in the docs: Nest tries JSON.parse on every incoming pattern, and a plain
+// string pattern makes that throw, and capture a stack, on every message.)
 //
 // Node runs this file without a TypeScript step, so the decorators are applied with
 // Reflect.decorate, which is what tsc emits (experimentalDecorators and
@@ -8,7 +10,7 @@
 //
 //   @Controller()
 //   class GreeterController {
-//     @MessagePattern('greeter.hello')
+//     @MessagePattern({ cmd: 'hello' })
 //     async hello(data: { name: string }) { return { msg: `Hello ${data.name}` }; }
 //   }
 //   @Module({ controllers: [GreeterController] })
@@ -20,7 +22,7 @@ import { NestFactory } from '@nestjs/core';
 import { ClientProxyFactory, MessagePattern, Transport } from '@nestjs/microservices';
 import { firstValueFrom } from 'rxjs';
 
-const PATTERN = 'greeter.hello';
+const PATTERN = { cmd: 'hello' };
 
 let GreeterController = class GreeterController {
   async hello(data) {
