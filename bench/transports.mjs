@@ -51,7 +51,11 @@ const USAGE = `usage: node bench/transports.mjs [options]
                       (pick what to profile with --contenders and --scenarios)
   --help`;
 
+// `pnpm run bench -- --rounds 5` hands the script a literal `--` first: skip it.
+const argv = process.argv.slice(2);
+if (argv[0] === '--') argv.shift();
 const { values: args } = parseArgs({
+  args: argv,
   options: {
     rounds: { type: 'string', default: '3' },
     duration: { type: 'string', default: '1500' },
