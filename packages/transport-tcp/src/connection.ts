@@ -57,6 +57,14 @@ const HANDSHAKE = 0;
 const OPEN = 1;
 const CLOSED = 2;
 
+/**
+ * How many encoded bytes are written at once instead of at the end of the tick.
+ * One write per tick makes two busy peers take turns (each idle while the other
+ * works); writing from 4 KiB on lets the peer start on the first answers. Measured
+ * best among 1-8 KiB by bench/transports.mjs (c64: 0.91x -> 1.56x raw).
+ */
+export const EARLY_WRITE_BYTES = 4096;
+
 /** How long a closing connection waits for the peer to close before it is destroyed. */
 const CLOSE_GRACE = 2_000;
 
@@ -115,6 +123,8 @@ export class Connection implements FrameSink {
   readonly writer = new FrameWriter();
   readonly #reader: FrameReader;
   #flushScheduled = false;
+  /** True while {@link flush} writes, so frames encoded meanwhile wait for the next one. */
+  #flushing = false;
   /** True while frames are being handled inside a 'data' event. */
   #reading = false;
   #flushAfterRead = false;
@@ -297,8 +307,13 @@ export class Connection implements FrameSink {
     this.#blocked.push(socket);
   }
 
-  /** Writes what was encoded this tick, once. */
+  /** Writes what was encoded this tick, once (sooner once {@link EARLY_WRITE_BYTES} wait). */
   scheduleFlush(): void {
+    // Not from inside flush: its release of blocked streams encodes more frames.
+    if (!this.#flushing && this.writer.bytes >= EARLY_WRITE_BYTES) {
+      this.flush();
+      return;
+    }
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
     if (this.#reading) this.#flushAfterRead = true;
@@ -308,7 +323,17 @@ export class Connection implements FrameSink {
   /** Writes everything encoded so far, in one write (or one writev). */
   flush(): void {
     this.#flushScheduled = false;
-    if (this.writer.empty) return;
+    if (this.writer.empty || this.#flushing) return;
+    this.#flushing = true;
+    try {
+      this.#write();
+    } finally {
+      this.#flushing = false;
+    }
+    if (!this.writer.empty) this.scheduleFlush();
+  }
+
+  #write(): void {
     const socket = this.socket;
     if (socket.destroyed || socket.writableEnded) {
       this.writer.take();
