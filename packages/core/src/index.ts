@@ -30,6 +30,7 @@ export type {
   StreamOptions,
 } from './client/client.js';
 export { type CreateClientOptions, createClient } from './client/create-client.js';
+export { DEFAULT_POOL_SIZE, DEFAULT_POOL_TTL } from './client/pool.js';
 export { DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRIES, RpcClient } from './client/rpc-client.js';
 export { BytesCodec, bytesCodec } from './codec/bytes.js';
 export { type Codec, Codecs, codecError, normalizeContentType } from './codec/codec.js';

@@ -129,6 +129,17 @@ export interface ClientOptions {
    */
   backoff?: BackoffOptions;
   /**
+   * Idle conversations kept per address for later calls (go-micro's pool size);
+   * 0 dials for every call.
+   * @default 100
+   */
+  poolSize?: number;
+  /**
+   * How long an idle pooled conversation is kept, in milliseconds.
+   * @default 60000
+   */
+  poolTtl?: number;
+  /**
    * Call servers running in this same process directly: no transport, no codec,
    * request and response passed by reference (so neither side may change them
    * afterwards). Routing, wrappers, deadlines, retries and errors are unchanged;
@@ -176,6 +187,8 @@ export interface Client {
    * const chat = await greeter.Greeter.Chat.stream();
    */
   service<Handlers extends object>(name: string, defaults?: CallOptions): ServiceClient<Handlers>;
+  /** Closes the pooled idle conversations; a Service does this when it stops. */
+  close(): Promise<void>;
 }
 
 /** A typed endpoint: a function for unary methods, `.stream()` for stream handlers. */

@@ -33,6 +33,7 @@ import type {
   ServiceClient,
   StreamOptions,
 } from './client.js';
+import { DEFAULT_POOL_SIZE, DEFAULT_POOL_TTL, SocketPool } from './pool.js';
 
 /** go-micro v4.10+'s request timeout. */
 export const DEFAULT_REQUEST_TIMEOUT = 30_000;
@@ -57,6 +58,7 @@ export class RpcClient implements Client {
   readonly #dialTimeout: number;
   readonly #backoff: { base: number; max: number };
   readonly #local: boolean;
+  readonly #pool: SocketPool;
   readonly #call: CallFunc;
   #sequence = 0;
 
@@ -70,6 +72,10 @@ export class RpcClient implements Client {
     this.#dialTimeout = options.dialTimeout ?? DEFAULT_DIAL_TIMEOUT;
     this.#backoff = { base: options.backoff?.base ?? 50, max: options.backoff?.max ?? 1_000 };
     this.#local = options.local ?? false;
+    this.#pool = new SocketPool(
+      options.poolSize ?? DEFAULT_POOL_SIZE,
+      options.poolTtl ?? DEFAULT_POOL_TTL,
+    );
     this.#call = (options.wrappers ?? []).reduceRight<CallFunc>(
       (next, wrap) => wrap(next),
       (request) => this.#execute(request),
@@ -273,7 +279,11 @@ export class RpcClient implements Client {
     });
   }
 
-  /** One attempt on one node. */
+  /**
+   * One attempt on one node, on a pooled conversation when there is one. A pooled
+   * conversation that turns out closed (the server restarted or stopped since)
+   * is replaced by a fresh dial at once: nothing reached a handler.
+   */
   async #attempt(
     node: Node,
     request: ClientRequest,
@@ -285,29 +295,92 @@ export class RpcClient implements Client {
     signal: AbortSignal | undefined,
   ): Promise<unknown> {
     const started = Date.now();
+    const pooled = this.#pool.take(node.address);
+    if (pooled) {
+      try {
+        return await this.#exchange(
+          pooled,
+          node,
+          request,
+          contentType,
+          metadata,
+          body,
+          codec,
+          attemptTimeout,
+          started,
+          signal,
+        );
+      } catch (error) {
+        if (!(error instanceof StaleConversation)) throw error;
+      }
+    }
     const socket = await this.#options.transport.dial(node.address, {
-      timeout: Math.min(this.#dialTimeout, attemptTimeout),
+      timeout: Math.min(this.#dialTimeout, attemptTimeout - (Date.now() - started)),
       signal,
     });
     try {
-      const budget = Math.max(1, attemptTimeout - (Date.now() - started));
-      // A fresh literal per attempt: cheap, and a server still reading an earlier
-      // attempt's header never sees it change.
-      const header: Header = {
-        [Headers.id]: String(++this.#sequence),
-        [Headers.service]: request.service,
-        [Headers.endpoint]: request.endpoint,
-        [Headers.method]: request.endpoint,
-        [Headers.contentType]: contentType,
-        [Headers.accept]: contentType,
-        // The budget left for the server, in go-micro's unit (nanoseconds).
-        [Headers.timeout]: String(Math.round(budget * 1_000_000)),
-      };
-      if (metadata) {
-        for (const key in metadata) if (!(key in header)) header[key] = metadata[key]!;
-      }
+      return await this.#exchange(
+        socket,
+        node,
+        request,
+        contentType,
+        metadata,
+        body,
+        codec,
+        attemptTimeout,
+        started,
+        signal,
+      );
+    } catch (error) {
+      throw error instanceof StaleConversation ? error.cause : error;
+    }
+  }
+
+  /**
+   * Sends the request and reads the reply on one conversation. The conversation
+   * goes back to the pool after any reply (a handler's error included) and is
+   * closed otherwise. One already closed when the request is sent is reported as
+   * {@link StaleConversation}: nothing reached a server.
+   */
+  async #exchange(
+    socket: Socket,
+    node: Node,
+    request: ClientRequest,
+    contentType: string,
+    metadata: Header | undefined,
+    body: Uint8Array,
+    codec: Codec,
+    attemptTimeout: number,
+    started: number,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
+    const budget = Math.max(1, attemptTimeout - (Date.now() - started));
+    // A fresh literal per attempt: cheap, and a server still reading an earlier
+    // attempt's header never sees it change.
+    const header: Header = {
+      [Headers.id]: String(++this.#sequence),
+      [Headers.service]: request.service,
+      [Headers.endpoint]: request.endpoint,
+      [Headers.method]: request.endpoint,
+      [Headers.contentType]: contentType,
+      [Headers.accept]: contentType,
+      // The budget left for the server, in go-micro's unit (nanoseconds).
+      [Headers.timeout]: String(Math.round(budget * 1_000_000)),
+    };
+    if (metadata) {
+      for (const key in metadata) if (!(key in header)) header[key] = metadata[key]!;
+    }
+    try {
       await socket.send({ header, body });
-      const response = await awaitReply(
+    } catch (error) {
+      void socket.close();
+      // Refused before anything left: the conversation was already closed.
+      if (isMicroError(error) && error.code === 503) throw new StaleConversation(error);
+      throw error;
+    }
+    let response: Message;
+    try {
+      response = await awaitReply(
         socket,
         budget,
         signal,
@@ -318,25 +391,32 @@ export class RpcClient implements Client {
           ),
         () => this.#cancelled(request.service, request.endpoint, signal!),
       );
-      const failure = getHeader(response.header, Headers.error);
-      if (failure !== undefined && failure !== '') throw remoteError(failure);
-      const responseType = getHeader(response.header, Headers.contentType);
-      const responseCodec =
-        responseType && responseType !== codec.contentType
-          ? this.#options.codecs.require(responseType)
-          : codec;
-      try {
-        return responseCodec.unmarshal(response.body);
-      } catch (error) {
-        throw internalServerError(
-          `${ErrorIds.client}.codec`,
-          `cannot decode the response of ${request.service} ${request.endpoint}: ${(error as Error).message}`,
-          error,
-        );
-      }
-    } finally {
+    } catch (error) {
       void socket.close();
+      throw error;
     }
+    this.#pool.give(node.address, socket);
+    const failure = getHeader(response.header, Headers.error);
+    if (failure !== undefined && failure !== '') throw remoteError(failure);
+    const responseType = getHeader(response.header, Headers.contentType);
+    const responseCodec =
+      responseType && responseType !== codec.contentType
+        ? this.#options.codecs.require(responseType)
+        : codec;
+    try {
+      return responseCodec.unmarshal(response.body);
+    } catch (error) {
+      throw internalServerError(
+        `${ErrorIds.client}.codec`,
+        `cannot decode the response of ${request.service} ${request.endpoint}: ${(error as Error).message}`,
+        error,
+      );
+    }
+  }
+
+  /** Closes the idle pooled conversations. */
+  close(): Promise<void> {
+    return this.#pool.close();
   }
 
   async stream<Send = unknown, Recv = unknown>(
@@ -476,6 +556,13 @@ async function awaitReply(
   } finally {
     deadlines.clear(entry);
     signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** A conversation found closed when sending: safe to replace with a fresh one. */
+class StaleConversation extends Error {
+  constructor(override readonly cause: MicroError) {
+    super(cause.message);
   }
 }
 

@@ -23,6 +23,8 @@ export interface EnvConfig {
   selector?: string;
   requestTimeout?: number;
   retries?: number;
+  poolSize?: number;
+  poolTtl?: number;
   registerTtl?: number;
   registerInterval?: number;
 }
@@ -117,6 +119,22 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig {
       );
     }
     config.retries = retries;
+  }
+  if (env.MICRO_CLIENT_POOL_SIZE) {
+    const size = Number(env.MICRO_CLIENT_POOL_SIZE);
+    if (!Number.isInteger(size) || size < 0) {
+      throw new TypeError(
+        `MICRO_CLIENT_POOL_SIZE must be a whole number, got "${env.MICRO_CLIENT_POOL_SIZE}"`,
+      );
+    }
+    config.poolSize = size;
+  }
+  if (env.MICRO_CLIENT_POOL_TTL) {
+    try {
+      config.poolTtl = parseDuration(env.MICRO_CLIENT_POOL_TTL);
+    } catch (error) {
+      throw new TypeError(`MICRO_CLIENT_POOL_TTL: ${(error as Error).message}`);
+    }
   }
   set('registerTtl', seconds('MICRO_REGISTER_TTL', env.MICRO_REGISTER_TTL));
   set('registerInterval', seconds('MICRO_REGISTER_INTERVAL', env.MICRO_REGISTER_INTERVAL));

@@ -92,7 +92,14 @@ export interface ServiceOptions {
   /** Client defaults (`MICRO_CLIENT_REQUEST_TIMEOUT`, `MICRO_CLIENT_RETRIES`). */
   client?: Pick<
     ClientOptions,
-    'contentType' | 'requestTimeout' | 'retries' | 'dialTimeout' | 'backoff' | 'local'
+    | 'contentType'
+    | 'requestTimeout'
+    | 'retries'
+    | 'dialTimeout'
+    | 'backoff'
+    | 'local'
+    | 'poolSize'
+    | 'poolTtl'
   >;
   wrappers?: {
     handler?: readonly HandlerWrapper[];
@@ -306,6 +313,7 @@ class ServiceRuntime implements MicroService {
       }
     }
     await this.server.stop();
+    await this.client.close();
     if (this.#node) localServers.remove(this.#node.address, this.server);
     await disconnectBroker(this.broker).catch((error: unknown) =>
       this.logger.warn('service: disconnecting the broker failed', { error: errorMessage(error) }),
@@ -499,6 +507,8 @@ export async function createService(options: ServiceOptions = {}): Promise<Micro
       ...options.client,
       requestTimeout: options.client?.requestTimeout ?? env.requestTimeout,
       retries: options.client?.retries ?? env.retries,
+      poolSize: options.client?.poolSize ?? env.poolSize,
+      poolTtl: options.client?.poolTtl ?? env.poolTtl,
     },
   };
   return new ServiceRuntime({
