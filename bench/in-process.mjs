@@ -4,7 +4,13 @@
 //  - the `local` client option (go-micro v6's client.Local): same routing,
 //    wrappers, deadlines and errors, no transport and no codec.
 // Usage: node --expose-gc bench/in-process.mjs [seconds per run, default 3]
-import { createMemoryBroker, createMemoryRegistry, createMemoryTransport, createService, silentLogger } from '@micro/core';
+import {
+  createMemoryBroker,
+  createMemoryRegistry,
+  createMemoryTransport,
+  createService,
+  silentLogger,
+} from '@micro/core';
 
 const seconds = Number(process.argv[2] ?? 3);
 
@@ -42,7 +48,11 @@ async function measure(label, call) {
   return result;
 }
 
-const components = { registry: createMemoryRegistry(), broker: createMemoryBroker(), transport: createMemoryTransport() };
+const components = {
+  registry: createMemoryRegistry(),
+  broker: createMemoryBroker(),
+  transport: createMemoryTransport(),
+};
 const service = await createService({ name: 'helloworld', logger: silentLogger, ...components });
 service.handle(new Greeter());
 await service.start();
@@ -53,7 +63,12 @@ const direct = await measure('direct async function call', () => greeter.Hello(r
 const micro = await measure('@micro call (memory transport, JSON)', () =>
   service.client.call('helloworld', 'Greeter.Hello', request),
 );
-const caller = await createService({ name: 'caller', logger: silentLogger, client: { local: true }, ...components });
+const caller = await createService({
+  name: 'caller',
+  logger: silentLogger,
+  client: { local: true },
+  ...components,
+});
 await caller.start();
 const local = await measure('@micro call (local option)', () =>
   caller.client.call('helloworld', 'Greeter.Hello', request),
