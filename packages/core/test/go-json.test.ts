@@ -329,5 +329,41 @@ describe('Go encoding/json building blocks', () => {
     for (const bad of ['aGk', 'aGk==', 'aGk=aGk=', '====', '-_8=', 'aGk =', 'Y===', 5, [1]]) {
       expect([bad, thrown(() => decodeGoBytes(bad, 'b'))[0]]).toEqual([bad, 400]);
     }
+    // Characters Node's decoder would read by their low byte ('Ň' as 'G', 'ū' as 'k')
+    for (const bad of ['a\u0147k=', 'aG\u016b=', 'aGk\u013d', '\u{1F600}aG']) {
+      expect([bad, thrown(() => decodeGoBytes(bad, 'b'))[0]]).toEqual([bad, 400]);
+    }
+  });
+
+  it('refuse exactly what is not padded standard base64, and decode the rest as Go does', () => {
+    // The rule Go's StdEncoding applies (newlines aside): the alphabet, then at most
+    // two '=', a multiple of 4 long. Random strings near the boundary of that rule.
+    const standard = /^[A-Za-z0-9+/]*={0,2}$/;
+    const alphabet = 'aGk0+/=-_ .\t\u0000\u007f\u00e9\u0147\u2028\ud800';
+    let seed = 42;
+    const random = (n: number) => {
+      // mulberry32: the same strings on every run
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) % n;
+    };
+    let accepted = 0;
+    for (let round = 0; round < 20_000; round++) {
+      const length = 4 * (1 + random(2));
+      let text = '';
+      for (let i = 0; i < length; i++) {
+        // mostly valid characters, so that near misses are common
+        text += random(8) === 0 ? alphabet[random(alphabet.length)] : 'QWxh'[random(4)];
+      }
+      const valid = standard.test(text);
+      const [code] = thrown(() => decodeGoBytes(text, 'b'));
+      expect([text, code]).toEqual([text, valid ? 0 : 400]);
+      if (valid) {
+        accepted++;
+        expect([...decodeGoBytes(text, 'b')!]).toEqual([...Buffer.from(text, 'base64')]);
+      }
+    }
+    expect(accepted).toBeGreaterThan(2_000);
   });
 });
