@@ -118,6 +118,67 @@ describe('decodeEnvelope', () => {
     );
   });
 
+  it('reads the shape Go writes the same as any other spacing of the same JSON', () => {
+    // `{…,"Body":"<base64>"}` is read without parsing the body as JSON; the same
+    // envelope with a space before the closing brace goes the general way.
+    const outcome = (json: string) => {
+      try {
+        const { header, body } = decodeEnvelope(bytes(json));
+        return { header, body: [...body] };
+      } catch (error) {
+        return { error: (error as Error).message };
+      }
+    };
+    const cases = [
+      go.envelope.tricky,
+      go.envelope.small,
+      '{"Header":{"Micro-Topic":"t"},"Body":""}',
+      '{"Header":null,"Body":"aGk="}',
+      '{"header":{"a":"1"},"Body":"aGk="}',
+      '{"Header":{"a":null},"Body":"aGk="}',
+      '{"Header":{"a":"\\ud800"},"Body":"aGk="}',
+      '{"Header":{"Body":"aGk="},"Body":"aGk="}',
+      '{"Header":{},"Bodx":"aGk="}', // not the body: another key of the same length
+      '{"Header":{},"body":"aGk="}',
+      '{"Header":{},"BODY":"aGk="}',
+      '{"Header":{},"body":"eA==","Body":"aGk="}', // the later body wins, as in Go
+      '{"Header":{},"body":5,"Body":"aGk="}',
+      '{"X":[1,{"Body":"x"}],"Body":"aGk="}',
+      '{"Header":{"a":1},"Body":"aGk="}', // a header Go refuses
+      '{"Header":"x","Body":"aGk="}',
+      '{"Header":{},"Body":"aGk"}', // a body Go refuses
+      '{"Header":{},"Body":"a-k="}',
+      '{"Header":{},"Body":"a\\u0047k="}', // escapes in the body
+      '{"Header":{},"Body":"aGk\\u003d"}',
+      '{"Header":{},"Body":"a\\nGk="}',
+      '{"Header":{},"Body":"a\nGk="}', // a raw newline: not JSON
+      '{"Header":{},"Body":"aG\\/="}',
+      '{"Header":{},"Body":"aG\\"="}',
+      '{"Header":{"x":"1"},"Body":"a\u00e9k="}',
+      '{"Header":{"x":"ß"},"Body":"aGk="}',
+      '{,"Body":"aGk="}', // not JSON, though `{` + `}` would be
+      '{"Header":{},,"Body":"aGk="}',
+      '[{"Header":{}},"Body":"aGk="}',
+      '{"Header":{"a":"1"}},"Body":"aGk="}',
+      '{"Header":{"a":"1","Body":"aGk="}',
+      ' {"Header":{}} ,"Body":"aGk="}',
+      '\ufeff{"Header":{},"Body":"aGk="}',
+      '{"Header":{},"Body":"aGk="}\n',
+    ];
+    for (const json of cases) {
+      const spaced = json.replace(/\}(\s*)$/, ' }$1');
+      expect([json, outcome(json)]).toEqual([json, outcome(spaced)]);
+    }
+    expect(outcome('{"Header":{},"body":"eA==","Body":"aGk="}')).toEqual({
+      header: {},
+      body: [0x68, 0x69],
+    });
+    expect(outcome('{,"Body":"aGk="}').error).toMatch(/invalid JSON/);
+    expect(outcome('{"Header":{"a":1},"Body":"aGk="}').error).toBe(
+      'json: Header.a is not a string (got number)',
+    );
+  });
+
   it('round-trips binary bodies and escaped headers', () => {
     const message = { header: tricky, body: binary };
     const decoded = decodeEnvelope(encodeEnvelope(message));

@@ -184,10 +184,12 @@ export function encodeGoStringMap(
 // Decoding
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const SURROGATE = /[\ud800-\udfff]/;
 
 /** Go decodes `"\ud800"` (a lone surrogate escape) as U+FFFD. */
 function wellFormed(text: string): string {
-  return text.replace(LONE_SURROGATE, '\ufffd');
+  // The replacement (with its lookbehind) only where there is a surrogate at all.
+  return SURROGATE.test(text) ? text.replace(LONE_SURROGATE, '\ufffd') : text;
 }
 
 /** Sets a key even when it is `__proto__`, which plain assignment would swallow. */
@@ -336,8 +338,9 @@ export function decodeGoList<T>(
  * third `=`) leaves at most L − p − 1 data characters and so fewer bytes. What is
  * left to refuse here: the URL alphabet, and characters above U+007F (Node reads only
  * the low byte of a UTF-16 unit, so `Ň` would read as `G`).
+ * @internal shared with broker/envelope.ts, not exported from the package
  */
-function decodeStdBase64(text: string): Uint8Array | null {
+export function decodeStdBase64(text: string): Uint8Array | null {
   const length = text.length;
   if (length % 4 !== 0) return null;
   if (length === 0) return new Uint8Array(0);
@@ -351,9 +354,11 @@ function decodeStdBase64(text: string): Uint8Array | null {
   ) {
     return null;
   }
-  const bytes = new Uint8Array(size);
-  if (Buffer.from(bytes.buffer, 0, size).write(text, 'base64') !== size) return null;
-  return bytes;
+  // From Node's buffer pool, as Buffer.from(text, 'base64') takes it: a fresh
+  // ArrayBuffer of 1 KiB costs several times the decoding.
+  const buffer = Buffer.allocUnsafe(size);
+  if (buffer.write(text, 'base64') !== size) return null;
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, size);
 }
 
 /**
@@ -365,7 +370,9 @@ function decodeStdBase64(text: string): Uint8Array | null {
  * and it is refused here.)
  * @param json the parsed JSON value
  * @param what how error messages name the field
- * @returns the bytes, or null
+ * @returns the bytes, or null; a small result may share its `ArrayBuffer` with other
+ *   buffers (Node's pool, as `Buffer.from` does), so read it through `byteOffset` and
+ *   `byteLength`
  * @throws {@link MicroError} 400 (`go.micro.codec`) when the value is not a base64 string
  * @example
  * decodeGoBytes('aGk=', 'Body'); // Uint8Array [0x68, 0x69]
