@@ -69,6 +69,35 @@ function describe(node: Node): string {
   return `subscriber ${node.id} at ${node.address}`;
 }
 
+/** Where a node is dialled and the path its deliveries go to, worked out once per node. */
+interface Route {
+  readonly id: string;
+  readonly address: string;
+  readonly target: ReturnType<typeof dialAddress>;
+  readonly path: string;
+}
+
+/** Routes by node object: the subscriber cache hands out the same objects until it changes. */
+const routes = new WeakMap<Node, Route>();
+
+function routeOf(node: Node): Route {
+  const known = routes.get(node);
+  if (known !== undefined && known.id === node.id && known.address === node.address) return known;
+  const route: Route = {
+    id: node.id,
+    address: node.address,
+    target: dialAddress(node.address),
+    path: deliveryPath(node.id),
+  };
+  routes.set(node, route);
+  return route;
+}
+
+/** The request headers of a delivery, with the envelope's length. */
+function requestHeaders(length: number): http.OutgoingHttpHeaders {
+  return { 'Content-Type': 'application/json', 'Content-Length': length };
+}
+
 interface Answer {
   status: number;
   body: string;
@@ -80,7 +109,8 @@ function post(
   options: DeliveryOptions,
 ): Promise<Answer & { reused: boolean }> {
   return new Promise((resolve, reject) => {
-    const target = dialAddress(node.address);
+    const route = routeOf(node);
+    const target = route.target;
     if (!target) {
       reject(
         unavailable(ErrorIds.broker, `${describe(node)}: the registered address is not host:port`),
@@ -93,15 +123,16 @@ function post(
       reject(timeout(ErrorIds.broker, `${describe(node)}: no time left to deliver`));
       return;
     }
-    const request = (secure ? https : http).request({
+    const requestOptions: https.RequestOptions = {
       host: target.host,
       port: target.port,
       method: 'POST',
-      path: deliveryPath(node.id),
+      path: route.path,
       agent: secure ? options.agents.https : options.agents.http,
-      headers: { 'Content-Type': 'application/json', 'Content-Length': payload.byteLength },
-      ...(secure && options.servername ? { servername: options.servername } : {}),
-    });
+      headers: requestHeaders(payload.byteLength),
+    };
+    if (secure && options.servername) requestOptions.servername = options.servername;
+    const request = (secure ? https : http).request(requestOptions);
     let reused = false;
     let dialTimer: NodeJS.Timeout | undefined;
     const deadlineTimer = setTimeout(
@@ -142,16 +173,20 @@ function post(
       const ok = response.statusCode !== undefined && response.statusCode < 300;
       const chunks: Buffer[] = [];
       let size = 0;
-      response.on('data', (chunk: Buffer) => {
-        if (ok || size >= MAX_ERROR_BODY) return;
-        chunks.push(chunk);
-        size += chunk.length;
-      });
+      // A success's body is not read (go-micro's receiver sends none).
+      if (ok) response.resume();
+      else {
+        response.on('data', (chunk: Buffer) => {
+          if (size >= MAX_ERROR_BODY) return;
+          chunks.push(chunk);
+          size += chunk.length;
+        });
+      }
       response.on('end', () => {
         done();
         resolve({
           status: response.statusCode ?? 0,
-          body: Buffer.concat(chunks).toString('utf8').slice(0, MAX_ERROR_BODY),
+          body: ok ? '' : Buffer.concat(chunks).toString('utf8').slice(0, MAX_ERROR_BODY),
           reused,
         });
       });

@@ -128,6 +128,13 @@ function checkTopic(topic: unknown): asserts topic is string {
   }
 }
 
+/** `id` from a delivery's query string: `id=<node id>`, as every publisher writes it, read directly. */
+const PLAIN_ID = /^id=[\w.~-]*$/;
+
+function deliveryId(query: string): string | null {
+  return PLAIN_ID.test(query) ? query.slice(3) : new URLSearchParams(query).get('id');
+}
+
 function toMicroError(error: unknown, detail: string): MicroError {
   if (isMicroError(error)) return error;
   return unavailable(ErrorIds.broker, `${detail}: ${errorMessage(error)}`, error);
@@ -483,10 +490,11 @@ export class HttpBroker implements Broker {
     }
     const end = this.#publishing.begin();
     try {
-      const payload = encodeEnvelope({
-        header: { ...message.header, [TOPIC_HEADER]: topic },
-        body: message.body,
-      });
+      const payload = encodeEnvelope(
+        message.header?.[TOPIC_HEADER] === topic
+          ? message
+          : { header: { ...message.header, [TOPIC_HEADER]: topic }, body: message.body },
+      );
       if (payload.byteLength > this.#options.maxMessageSize) {
         throw payloadTooLarge(
           ErrorIds.broker,
@@ -507,6 +515,11 @@ export class HttpBroker implements Broker {
       }
       if (deliveries.length === 0) {
         this.#logger.debug('http broker: no subscribers; nothing to deliver', { topic });
+        return;
+      }
+      if (deliveries.length === 1) {
+        const failure = await deliveries[0]!;
+        if (failure) throw summarize(topic, [failure], 1);
         return;
       }
       const failures = (await Promise.all(deliveries)).filter((f): f is MicroError => !!f);
@@ -578,7 +591,7 @@ export class HttpBroker implements Broker {
     let retries = 0;
     let last: MicroError | undefined;
     while (members.length > 0) {
-      const untried = members.filter((node) => !tried.has(node.id));
+      const untried = tried.size === 0 ? members : members.filter((node) => !tried.has(node.id));
       if (untried.length === 0) {
         if (attempts >= this.#options.queueAttempts) break;
         const delay = backoffDelay(retries++);
@@ -613,6 +626,9 @@ export class HttpBroker implements Broker {
 
   /** A random node, preferring those not in a cool-down after a connection failure. */
   #pick(nodes: Node[]): Node {
+    if (this.#unreachable.size === 0 || nodes.length === 1) {
+      return nodes[Math.floor(Math.random() * nodes.length)]!;
+    }
     const now = Date.now();
     const healthy = nodes.filter((node) => (this.#unreachable.get(node.id) ?? 0) <= now);
     const pool = healthy.length > 0 ? healthy : nodes;
@@ -669,7 +685,7 @@ export class HttpBroker implements Broker {
       answer(response, 400, badRequest(ErrorIds.broker, 'Topic not found'));
       return;
     }
-    const id = new URLSearchParams(query === -1 ? '' : url.slice(query + 1)).get('id');
+    const id = query === -1 ? null : deliveryId(url.slice(query + 1));
     const subscription = id === null ? undefined : this.#subscriptions.get(id);
     if (!subscription || subscription.topic !== topic) {
       this.#logger.debug('http broker: delivery for an unknown subscriber', { id, topic });
