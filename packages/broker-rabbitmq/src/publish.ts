@@ -32,7 +32,8 @@ export function publishProperties(
   if (options.contentType !== undefined) table['Content-Type'] = options.contentType;
   const headers = toAmqpHeaders(header);
   for (const key of Object.keys(headers)) {
-    if (Buffer.byteLength(key) > 255) {
+    // 85 UTF-16 units are at most 255 UTF-8 bytes: only longer names are measured
+    if (key.length > 85 && Buffer.byteLength(key) > 255) {
       throw badRequest(
         ErrorIds.broker,
         `rabbitmq: header name longer than 255 bytes: ${key.slice(0, 40)}…`,

@@ -77,6 +77,8 @@ export class RabbitMQBroker implements Broker {
   #state: RabbitMQBrokerState = 'disconnected';
   #link: Link | undefined;
   #publisher: Promise<Channel> | undefined;
+  /** The channel `#publisher` resolved to, so a publish need not await it again. */
+  #opened: { publisher: Promise<Channel>; channel: Channel } | undefined;
   #connecting: Promise<void> | undefined;
   #disconnecting: Promise<void> | undefined;
   #stopReconnect: AbortController | undefined;
@@ -174,7 +176,11 @@ export class RabbitMQBroker implements Broker {
         `rabbitmq: not connected (${this.#state}): message to ${topic} was not published`,
       );
     }
-    const channel = await this.#publishChannel(link);
+    const opened = this.#opened;
+    const channel =
+      opened !== undefined && opened.publisher === this.#publisher
+        ? opened.channel
+        : await this.#publishChannel(link);
     const content = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     const { exchange } = this.#options;
     if (!this.#options.confirmPublish) {
@@ -377,6 +383,9 @@ export class RabbitMQBroker implements Broker {
       throw toMicroError(error, 'open the publishing channel');
     });
     this.#publisher = publisher;
+    publisher.then((channel) => {
+      if (this.#publisher === publisher) this.#opened = { publisher, channel };
+    }, ignore);
     return publisher;
   }
 
