@@ -3,7 +3,7 @@
 // each broker through @micro and through the broker's own client library doing the
 // same work, with the client CPU each side spends per message.
 //
-//   pnpm --filter @micro/bench run bench:brokers                 # after building the packages
+//   pnpm --filter @micro/bench run bench:brokers --rounds 5       # after building the packages
 //   node bench/brokers.mjs --brokers nats,kafka --rounds 5
 //   node bench/brokers.mjs --profile /tmp/prof --brokers nats --contenders micro --rounds 1
 //
@@ -64,6 +64,8 @@ const USAGE = `usage: node bench/brokers.mjs [options]
   --help`;
 
 const { values: args } = parseArgs({
+  // `pnpm run bench:brokers -- --rounds 5` passes the `--` on
+  args: process.argv.slice(2).filter((arg, i) => i > 0 || arg !== '--'),
   options: {
     brokers: { type: 'string', default: ALL_BROKERS.join(',') },
     contenders: { type: 'string', default: ALL_CONTENDERS.join(',') },
