@@ -11,6 +11,8 @@ describe('MICRO_* environment', () => {
       MICRO_REGISTRY_ADDRESS: '10.0.0.1:2379, 10.0.0.2:2379',
       MICRO_CLIENT_REQUEST_TIMEOUT: '1m30s',
       MICRO_CLIENT_RETRIES: '5',
+      MICRO_CLIENT_POOL_SIZE: '10',
+      MICRO_CLIENT_POOL_TTL: '30s',
       MICRO_REGISTER_TTL: '60',
       MICRO_REGISTER_INTERVAL: '15',
     });
@@ -22,6 +24,8 @@ describe('MICRO_* environment', () => {
       registryAddress: ['10.0.0.1:2379', '10.0.0.2:2379'],
       requestTimeout: 90_000,
       retries: 5,
+      poolSize: 10,
+      poolTtl: 30_000,
       registerTtl: 60_000,
       registerInterval: 15_000,
     });
@@ -33,6 +37,8 @@ describe('MICRO_* environment', () => {
       /MICRO_CLIENT_REQUEST_TIMEOUT/,
     );
     expect(() => readEnv({ MICRO_REGISTER_TTL: '-1' })).toThrow(/MICRO_REGISTER_TTL/);
+    expect(() => readEnv({ MICRO_CLIENT_POOL_SIZE: '2.5' })).toThrow(/MICRO_CLIENT_POOL_SIZE/);
+    expect(() => readEnv({ MICRO_CLIENT_POOL_TTL: 'later' })).toThrow(/MICRO_CLIENT_POOL_TTL/);
   });
 
   it('parses Go durations', () => {

@@ -295,11 +295,17 @@ export class RpcClient implements Client {
     signal: AbortSignal | undefined,
   ): Promise<unknown> {
     const started = Date.now();
-    const pooled = this.#pool.take(node.address);
-    if (pooled) {
+    // First a pooled conversation if there is one, then (or else) a fresh dial
+    for (let pooled = this.#pool.take(node.address); ; pooled = undefined) {
+      const socket =
+        pooled ??
+        (await this.#options.transport.dial(node.address, {
+          timeout: Math.min(this.#dialTimeout, attemptTimeout - (Date.now() - started)),
+          signal,
+        }));
       try {
         return await this.#exchange(
-          pooled,
+          socket,
           node,
           request,
           contentType,
@@ -312,27 +318,8 @@ export class RpcClient implements Client {
         );
       } catch (error) {
         if (!(error instanceof StaleConversation)) throw error;
+        if (pooled === undefined) throw error.cause;
       }
-    }
-    const socket = await this.#options.transport.dial(node.address, {
-      timeout: Math.min(this.#dialTimeout, attemptTimeout - (Date.now() - started)),
-      signal,
-    });
-    try {
-      return await this.#exchange(
-        socket,
-        node,
-        request,
-        contentType,
-        metadata,
-        body,
-        codec,
-        attemptTimeout,
-        started,
-        signal,
-      );
-    } catch (error) {
-      throw error instanceof StaleConversation ? error.cause : error;
     }
   }
 

@@ -62,6 +62,25 @@ function list(value: string | undefined): string[] | undefined {
   return items && items.length > 0 ? items : undefined;
 }
 
+function wholeNumber(name: string, value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0) {
+    throw new TypeError(`${name} must be a whole number, got "${value}"`);
+  }
+  return number;
+}
+
+/** A Go duration (`1.5s`, `300ms`) in milliseconds. */
+function duration(name: string, value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  try {
+    return parseDuration(value);
+  } catch (error) {
+    throw new TypeError(`${name}: ${(error as Error).message}`);
+  }
+}
+
 function seconds(name: string, value: string | undefined): number | undefined {
   if (value === undefined || value === '') return undefined;
   const number = Number(value);
@@ -104,38 +123,10 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig {
   set('broker', env.MICRO_BROKER);
   set('brokerAddress', list(env.MICRO_BROKER_ADDRESS));
   set('selector', env.MICRO_SELECTOR);
-  if (env.MICRO_CLIENT_REQUEST_TIMEOUT) {
-    try {
-      config.requestTimeout = parseDuration(env.MICRO_CLIENT_REQUEST_TIMEOUT);
-    } catch (error) {
-      throw new TypeError(`MICRO_CLIENT_REQUEST_TIMEOUT: ${(error as Error).message}`);
-    }
-  }
-  if (env.MICRO_CLIENT_RETRIES) {
-    const retries = Number(env.MICRO_CLIENT_RETRIES);
-    if (!Number.isInteger(retries) || retries < 0) {
-      throw new TypeError(
-        `MICRO_CLIENT_RETRIES must be a whole number, got "${env.MICRO_CLIENT_RETRIES}"`,
-      );
-    }
-    config.retries = retries;
-  }
-  if (env.MICRO_CLIENT_POOL_SIZE) {
-    const size = Number(env.MICRO_CLIENT_POOL_SIZE);
-    if (!Number.isInteger(size) || size < 0) {
-      throw new TypeError(
-        `MICRO_CLIENT_POOL_SIZE must be a whole number, got "${env.MICRO_CLIENT_POOL_SIZE}"`,
-      );
-    }
-    config.poolSize = size;
-  }
-  if (env.MICRO_CLIENT_POOL_TTL) {
-    try {
-      config.poolTtl = parseDuration(env.MICRO_CLIENT_POOL_TTL);
-    } catch (error) {
-      throw new TypeError(`MICRO_CLIENT_POOL_TTL: ${(error as Error).message}`);
-    }
-  }
+  set('requestTimeout', duration('MICRO_CLIENT_REQUEST_TIMEOUT', env.MICRO_CLIENT_REQUEST_TIMEOUT));
+  set('retries', wholeNumber('MICRO_CLIENT_RETRIES', env.MICRO_CLIENT_RETRIES));
+  set('poolSize', wholeNumber('MICRO_CLIENT_POOL_SIZE', env.MICRO_CLIENT_POOL_SIZE));
+  set('poolTtl', duration('MICRO_CLIENT_POOL_TTL', env.MICRO_CLIENT_POOL_TTL));
   set('registerTtl', seconds('MICRO_REGISTER_TTL', env.MICRO_REGISTER_TTL));
   set('registerInterval', seconds('MICRO_REGISTER_INTERVAL', env.MICRO_REGISTER_INTERVAL));
   return config;
