@@ -28,13 +28,23 @@
 // The 10% target is judged at the Broker level: micro against raw.
 //
 // Results: bench/results/brokers.json and brokers.md (also printed).
-import { fork, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { oneOf, parseCommandLine, pick, positive, usageError } from './lib/cli.mjs';
+import { canPin, printProfileFolder, profileFolder, startWorker } from './lib/processes.mjs';
+import {
+  describeMachine,
+  failureLines,
+  formatNumber,
+  installedVersion,
+  median,
+  nodeAndCores,
+  notRunRow,
+  runSettings,
+  writeReport,
+} from './lib/report.mjs';
+import { measureRounds } from './lib/rounds.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const WORKER = join(here, 'brokers', 'worker.mjs');
@@ -63,70 +73,31 @@ const USAGE = `usage: node bench/brokers.mjs [options]
   --profile DIR       run every process under node --cpu-prof, profiles into DIR
   --help`;
 
-const { values: args } = parseArgs({
-  // `pnpm run bench:brokers -- --rounds 5` passes the `--` on
-  args: process.argv.slice(2).filter((arg, i) => i > 0 || arg !== '--'),
-  options: {
-    brokers: { type: 'string', default: ALL_BROKERS.join(',') },
-    contenders: { type: 'string', default: ALL_CONTENDERS.join(',') },
-    rounds: { type: 'string', default: '3' },
-    warmup: { type: 'string', default: '2000' },
-    duration: { type: 'string', default: '3000' },
-    window: { type: 'string', default: '512' },
-    concurrency: { type: 'string', default: '64' },
-    out: { type: 'string', default: join(here, 'results') },
-    pin: { type: 'string', default: 'none' },
-    profile: { type: 'string' },
-    help: { type: 'boolean', default: false },
-  },
+const args = parseCommandLine(USAGE, {
+  brokers: { type: 'string', default: ALL_BROKERS.join(',') },
+  contenders: { type: 'string', default: ALL_CONTENDERS.join(',') },
+  rounds: { type: 'string', default: '3' },
+  warmup: { type: 'string', default: '2000' },
+  duration: { type: 'string', default: '3000' },
+  window: { type: 'string', default: '512' },
+  concurrency: { type: 'string', default: '64' },
+  out: { type: 'string', default: join(here, 'results') },
+  pin: { type: 'string', default: 'none' },
+  profile: { type: 'string' },
 });
-if (args.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 
-function positive(name, text) {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value <= 0) {
-    console.error(`--${name} must be a positive integer, got ${text}\n${USAGE}`);
-    process.exit(2);
-  }
-  return value;
-}
-
-function pick(name, text, known) {
-  const names = text
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const each of names) {
-    if (!known.includes(each)) {
-      console.error(`unknown ${name} ${each}; known: ${known.join(', ')}`);
-      process.exit(2);
-    }
-  }
-  return names;
-}
-
-const ROUNDS = positive('rounds', args.rounds);
-const WARMUP = positive('warmup', args.warmup);
-const DURATION = positive('duration', args.duration);
-const WINDOW = positive('window', args.window);
-const CONCURRENCY = positive('concurrency', args.concurrency);
+const ROUNDS = positive('rounds', args.rounds, USAGE);
+const WARMUP = positive('warmup', args.warmup, USAGE);
+const DURATION = positive('duration', args.duration, USAGE);
+const WINDOW = positive('window', args.window, USAGE);
+const CONCURRENCY = positive('concurrency', args.concurrency, USAGE);
 const CREDIT = Math.max(1, Math.floor(WINDOW / 8));
 const contenders = pick('contender', args.contenders, ALL_CONTENDERS);
 const requested = pick('broker', args.brokers, ALL_BROKERS);
-if (!['split', 'none'].includes(args.pin)) {
-  console.error(`--pin must be split or none, got ${args.pin}`);
-  process.exit(2);
-}
-if (args.pin === 'split' && spawnSync('taskset', ['-c', '0', 'true']).status !== 0) {
-  console.error('--pin split needs taskset (util-linux)');
-  process.exit(2);
-}
-const PIN = args.pin === 'split' ? { publisher: 0, subscriber: 1 } : {};
-const profileDir = args.profile ? resolve(args.profile) : undefined;
-if (profileDir) mkdirSync(profileDir, { recursive: true });
+const pinMode = oneOf('pin', args.pin, ['split', 'none']);
+if (pinMode === 'split' && !canPin()) usageError('--pin split needs taskset (util-linux)');
+const PIN = pinMode === 'split' ? { publisher: 0, subscriber: 1 } : {};
+const profileDir = profileFolder(args.profile);
 
 // ------------------------------------------------------------------------------------------
 // brokers and their servers
@@ -153,120 +124,17 @@ for (const name of requested) {
 }
 
 // ------------------------------------------------------------------------------------------
-// processes
+// a measurement
 
-/** Every child process alive, so that any way out stops them. */
-const children = new Set();
-
-function killAll() {
-  for (const child of children) {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
-
-process.on('exit', killAll);
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(signal, () => {
-    process.stderr.write(`\n${signal}: stopping every benchmark process\n`);
-    killAll();
-    process.exit(130);
+/** The publisher or the subscriber of `contender` on `broker` in the measurement `label`. */
+function startRole(role, broker, contender, label) {
+  return startWorker(WORKER, [role, broker, contender], {
+    who: `${role} of ${contender} on ${broker}`,
+    cpu: PIN[role],
+    profile: profileDir && { dir: profileDir, name: `${label}-${role}.cpuprofile` },
+    // The worker closes its connections before it exits, within 10 s.
+    exitWithinMs: 12_000,
   });
-}
-
-/**
- * Starts a worker and returns helpers to exchange messages with it. Its output is
- * kept (the last 4 KiB) for error messages.
- */
-function startWorker(role, broker, contender, label) {
-  const execArgv = [];
-  if (profileDir) {
-    execArgv.push(
-      '--cpu-prof',
-      `--cpu-prof-dir=${profileDir}`,
-      `--cpu-prof-name=${label}-${role}.cpuprofile`,
-    );
-  }
-  const options = {
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    env: { ...process.env, NODE_ENV: 'production' },
-  };
-  const cpu = PIN[role];
-  const argv = [WORKER, role, broker, contender];
-  // taskset execs node in place, so the IPC channel and the environment carry over.
-  const child =
-    cpu === undefined
-      ? fork(argv[0], argv.slice(1), { ...options, execArgv })
-      : spawn('taskset', ['-c', String(cpu), process.execPath, ...execArgv, ...argv], options);
-  children.add(child);
-  child.on('error', () => {});
-  let output = '';
-  const keep = (chunk) => {
-    output = (output + chunk).slice(-4096);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  const who = `${role} of ${contender} on ${broker}`;
-  const tail = () => (output.trim() ? `; its output ended with:\n${output.trim()}` : '');
-  const inbox = [];
-  let waiter;
-  let exited;
-  const exit = new Promise((resolve) => {
-    child.once('exit', (code, signal) => {
-      children.delete(child);
-      exited = signal ?? code;
-      resolve();
-      waiter?.(new Error(`${who} exited (${exited})${tail()}`));
-    });
-  });
-  child.on('message', (message) => {
-    const item =
-      message.type === 'error' ? new Error(`${who} failed: ${message.message}`) : message;
-    if (waiter) waiter(item);
-    else inbox.push(item);
-  });
-  return {
-    send(message) {
-      if (child.connected) child.send(message);
-    },
-    /** The next message, which must be of `type`, within `ms`. */
-    next(type, ms) {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          waiter = undefined;
-          reject(new Error(`${who}: no '${type}' within ${ms} ms${tail()}`));
-        }, ms);
-        const settle = (item) => {
-          clearTimeout(timer);
-          waiter = undefined;
-          if (item instanceof Error) reject(item);
-          else if (item.type !== type) {
-            reject(new Error(`${who}: expected '${type}', got '${item.type}'`));
-          } else resolve(item);
-        };
-        if (inbox.length > 0) settle(inbox.shift());
-        else if (exited !== undefined) {
-          clearTimeout(timer);
-          reject(new Error(`${who} exited (${exited})${tail()}`));
-        } else waiter = settle;
-      });
-    },
-    request(type, ms = 10_000) {
-      this.send({ type });
-      return this.next(type, ms);
-    },
-    /** Asks the worker to close and exit, then kills it if it has not within `ms`. */
-    async stop(ms = 12_000) {
-      if (exited !== undefined) return;
-      this.send({ type: 'exit' });
-      const timer = setTimeout(() => child.kill('SIGKILL'), ms);
-      await exit;
-      clearTimeout(timer);
-    },
-  };
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -285,11 +153,11 @@ async function measure(broker, contender, round) {
     credit: CREDIT,
   };
   let publisher;
-  const subscriber = startWorker('subscriber', broker.name, contender, label);
+  const subscriber = startRole('subscriber', broker.name, contender, label);
   try {
     subscriber.send(config);
     const { info, credits } = await subscriber.next('ready', 60_000);
-    publisher = startWorker('publisher', broker.name, contender, label);
+    publisher = startRole('publisher', broker.name, contender, label);
     publisher.send({ ...config, info, credits });
     await publisher.next('ready', 60_000);
     publisher.send({ type: 'start' });
@@ -331,54 +199,23 @@ async function measure(broker, contender, round) {
 // ------------------------------------------------------------------------------------------
 // the run
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-};
-
-const cpus = os.cpus();
-const machine = {
-  cpu: cpus[0]?.model?.trim() ?? 'unknown',
-  cores: os.availableParallelism?.() ?? cpus.length,
-  node: process.version,
-  platform: `${process.platform}/${process.arch}`,
-};
+const machine = describeMachine();
 const startedAt = new Date();
-const total = ROUNDS * brokers.length * contenders.length;
 console.log(
   `Broker benchmark: ${brokers.map((b) => b.name).join(', ') || 'no broker'} × ${contenders.join(', ')} × ${ROUNDS} rounds, ` +
     `${WARMUP} ms warm-up + ${DURATION} ms measured each, window ${WINDOW}, concurrency ${CONCURRENCY}; ` +
-    `Node ${machine.node}, ${machine.cores} cores (${machine.cpu})`,
+    nodeAndCores(machine),
 );
 
-const samples = new Map();
-const errors = new Map();
-const key = (broker, contender) => `${broker}\u0000${contender}`;
-let done = 0;
-for (let round = 0; round < ROUNDS; round++) {
-  for (const [b, broker] of brokers.entries()) {
-    const shift = (round + b) % contenders.length;
-    const order = [...contenders.slice(shift), ...contenders.slice(0, shift)];
-    for (const contender of order) {
-      done++;
-      const k = key(broker.name, contender);
-      const prefix = `[${done}/${total}] round ${round + 1} ${broker.name.padEnd(8)} ${contender.padEnd(13)}`;
-      try {
-        const result = await measure(broker, contender, round);
-        if (!samples.has(k)) samples.set(k, []);
-        samples.get(k).push(result);
-        console.log(
-          `${prefix} ${Math.round(result.msgsPerSec).toString().padStart(7)} msgs/s  CPU µs/msg: publisher ${result.publisherCpuUs.toFixed(1)}, subscriber ${result.subscriberCpuUs.toFixed(1)}`,
-        );
-      } catch (error) {
-        if (!errors.has(k)) errors.set(k, []);
-        errors.get(k).push(error.message);
-        console.log(`${prefix} FAILED: ${error.message.split('\n')[0]}`);
-      }
-    }
-  }
-}
+const measured = await measureRounds({
+  rounds: ROUNDS,
+  groups: brokers,
+  contenders,
+  shift: (round, b) => round + b,
+  measure,
+  describe: (result) =>
+    `${Math.round(result.msgsPerSec).toString().padStart(7)} msgs/s  CPU µs/msg: publisher ${result.publisherCpuUs.toFixed(1)}, subscriber ${result.subscriberCpuUs.toFixed(1)}`,
+});
 
 const round1 = (n) => Number(n.toFixed(1));
 const round2 = (n) => Number(n.toFixed(2));
@@ -386,8 +223,8 @@ const round2 = (n) => Number(n.toFixed(2));
 const rows = [];
 for (const broker of brokers) {
   for (const contender of contenders) {
-    const got = samples.get(key(broker.name, contender)) ?? [];
-    const failures = errors.get(key(broker.name, contender)) ?? [];
+    const got = measured.samples(broker.name, contender);
+    const failures = measured.errors(broker.name, contender);
     if (got.length === 0) {
       rows.push({ broker: broker.name, contender, error: failures[0] ?? 'not measured' });
       continue;
@@ -443,25 +280,13 @@ for (const broker of brokers) {
 // ------------------------------------------------------------------------------------------
 // output
 
-function version(name) {
-  try {
-    const file = join(here, 'node_modules', name, 'package.json');
-    return JSON.parse(readFileSync(file, 'utf8')).version;
-  } catch {
-    return '(not installed)';
-  }
-}
-
-const number = (n) => n.toLocaleString('en-US');
 const lines = [
-  `Node ${machine.node}, ${machine.platform}, ${machine.cores} cores (${machine.cpu}); ` +
-    `${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC; median of ${ROUNDS} rounds, ` +
-    `${WARMUP} ms warm-up + ${DURATION} ms measured per measurement; 1 KiB bodies; ` +
+  `${runSettings({ machine, startedAt, rounds: ROUNDS, warmupMs: WARMUP, durationMs: DURATION })}; 1 KiB bodies; ` +
     `publisher and subscriber in two processes on 127.0.0.1 with their own connections` +
-    `${args.pin === 'split' ? ' (publisher pinned to CPU 0, subscriber to CPU 1)' : ''}; ` +
+    `${pinMode === 'split' ? ' (publisher pinned to CPU 0, subscriber to CPU 1)' : ''}; ` +
     `at most ${WINDOW} messages published and not yet handled, at most ${CONCURRENCY} publishes awaiting their promise.`,
   '',
-  `Servers and clients: ${brokers.map((b) => `${b.name}: ${b.server}, ${b.module.clientVersion(version)}`).join('; ')}.`,
+  `Servers and clients: ${brokers.map((b) => `${b.name}: ${b.server}, ${b.module.clientVersion(installedVersion)}`).join('; ')}.`,
   '',
   'raw / micro: Broker level, the client library against `broker.publish` / `broker.subscribe`, the same bytes on the wire ' +
     "(go-micro's JSON envelope on NATS, Kafka and HTTP; body + AMQP headers on RabbitMQ; headers Content-Type, Micro-ID, Micro-Topic). " +
@@ -473,13 +298,11 @@ const lines = [
 ];
 for (const r of rows) {
   if (r.msgsPerSec === undefined) {
-    lines.push(
-      `| ${r.broker} | ${r.contender} | not run: ${r.error.split('\n')[0].replaceAll('|', '\\|')} | | | |`,
-    );
+    lines.push(notRunRow([r.broker, r.contender], r.error, 3));
     continue;
   }
   lines.push(
-    `| ${r.broker} | ${r.contender} | ${number(r.msgsPerSec)} | ${r.publisherCpuUs.toFixed(1)} | ${r.subscriberCpuUs.toFixed(1)} | ${r.cpuUs.toFixed(1)} |`,
+    `| ${r.broker} | ${r.contender} | ${formatNumber(r.msgsPerSec)} | ${r.publisherCpuUs.toFixed(1)} | ${r.subscriberCpuUs.toFixed(1)} | ${r.cpuUs.toFixed(1)} |`,
   );
 }
 if (comparisons.length > 0) {
@@ -500,18 +323,7 @@ if (skipped.length > 0) {
   lines.push('', 'Skipped:');
   for (const s of skipped) lines.push(`- ${s.broker}: ${s.reason}`);
 }
-const failed = [...errors.entries()];
-if (failed.length > 0) {
-  lines.push('', 'Failures:');
-  for (const [k, messages] of failed) {
-    const [broker, contender] = k.split('\u0000');
-    lines.push(
-      `- ${broker} ${contender}: ${messages.length} of ${ROUNDS} rounds; ${messages[0].split('\n')[0]}`,
-    );
-  }
-}
-const markdown = `${lines.join('\n')}\n`;
-console.log(`\n${markdown}`);
+lines.push(...failureLines(measured.failures(), ROUNDS));
 
 const report = {
   startedAt: startedAt.toISOString(),
@@ -522,7 +334,7 @@ const report = {
     durationMs: DURATION,
     window: WINDOW,
     concurrency: CONCURRENCY,
-    pin: args.pin,
+    pin: pinMode,
     messageBytes: 1024,
   },
   servers: Object.fromEntries(brokers.map((b) => [b.name, b.server])),
@@ -530,8 +342,5 @@ const report = {
   results: rows,
   comparisons,
 };
-mkdirSync(args.out, { recursive: true });
-writeFileSync(join(args.out, 'brokers.json'), `${JSON.stringify(report, null, 2)}\n`);
-writeFileSync(join(args.out, 'brokers.md'), markdown);
-console.log(`wrote ${join(args.out, 'brokers.json')} and brokers.md`);
-if (profileDir) console.log(`CPU profiles (open in Chrome DevTools or speedscope): ${profileDir}`);
+writeReport(args.out, 'brokers', report, lines);
+printProfileFolder(profileDir);

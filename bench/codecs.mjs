@@ -10,6 +10,7 @@
 import os from 'node:os';
 import { isDeepStrictEqual } from 'node:util';
 import { jsonCodec } from '@micro/core';
+import { formatNumber, median } from './lib/report.mjs';
 
 const seconds = Number(process.argv[2] ?? 1);
 if (!(seconds > 0))
@@ -93,8 +94,6 @@ function run(work, ms) {
   return Number(now - start) / calls;
 }
 
-const median = (samples) => [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)];
-
 // One case per payload, codec and operation. Each is warmed up, then timed in
 // ROUNDS slices taken in turn with every other case, so a burst of load from
 // elsewhere on the machine touches all of them alike; the median slice counts.
@@ -136,7 +135,7 @@ console.log(
 console.log('|---|---|---:|---:|---:|---:|---:|');
 for (const r of results) {
   console.log(
-    `| ${r.payload} (${r.jsonBytes} B JSON) | ${r.codec} | ${r.bytes} | ${micro(r.encodeNs)} | ${micro(r.decodeNs)} | ${micro(r.roundTripNs)} | ${r.roundTripsPerSec.toLocaleString('en-US')} |`,
+    `| ${r.payload} (${r.jsonBytes} B JSON) | ${r.codec} | ${r.bytes} | ${micro(r.encodeNs)} | ${micro(r.decodeNs)} | ${micro(r.roundTripNs)} | ${formatNumber(r.roundTripsPerSec)} |`,
   );
 }
 console.log();

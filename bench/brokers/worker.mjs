@@ -25,32 +25,13 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as core from '@micro/core';
+import { cpuMicros, fail, send, serveOrchestrator } from '../lib/worker.mjs';
 import { BODY, checkEnvelopes, PAYLOAD, publishHeader, SIZE, silent } from './common.mjs';
 
 const [role, brokerName, contender] = process.argv.slice(2);
 const CONTENDERS = ['raw', 'micro', 'raw-json', 'micro-service'];
 
-function send(message) {
-  return new Promise((resolve) => {
-    if (!process.connected) resolve();
-    else process.send(message, () => resolve());
-  });
-}
-
-async function fail(error) {
-  await send({ type: 'error', message: String(error?.stack ?? error) });
-  process.exit(1);
-}
-
-process.on('uncaughtException', fail);
-process.on('unhandledRejection', fail);
-// The orchestrator is gone (killed, Ctrl-C): so is this process.
-process.on('disconnect', () => process.exit(1));
-
-function cpuMicros() {
-  const { user, system } = process.cpuUsage();
-  return user + system;
-}
+serveOrchestrator();
 
 /**
  * The messages from the orchestrator: `handlers` get every message of their type;

@@ -13,7 +13,6 @@
 //
 // The server runs on CPU 0 (taskset), so with `taskset -c 1` the two processes sit on
 // separate CPUs as in bench/transports.mjs.
-import { fork, spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
   createMemoryBroker,
@@ -22,6 +21,9 @@ import {
   jsonCodec,
   silentLogger,
 } from '@micro/core';
+import { canPin, launch } from '../lib/processes.mjs';
+import { median } from '../lib/report.mjs';
+import { cpuMicros } from '../lib/worker.mjs';
 
 const [kind = 'grpc', inFlightText = '64', secondsText = '3', role] = process.argv.slice(2);
 const inFlight = Number(inFlightText);
@@ -52,7 +54,7 @@ async function server() {
   service.handle(new Greeter());
   await service.start();
   process.on('message', (message) => {
-    if (message === 'cpu') process.send(process.cpuUsage());
+    if (message === 'cpu') process.send(cpuMicros());
     else process.exit(0);
   });
   process.on('disconnect', () => process.exit(0));
@@ -110,7 +112,7 @@ async function measure(address, pooled) {
 let child;
 function serverCpu() {
   return new Promise((resolve) => {
-    child.once('message', (usage) => resolve(usage.user + usage.system));
+    child.once('message', resolve);
     child.send('cpu');
   });
 }
@@ -119,17 +121,15 @@ if (role === 'server') {
   await server();
 } else {
   const self = fileURLToPath(import.meta.url);
-  const pinnable = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
   const samples = { pooled: [], 'per call': [] };
   try {
     // Alternating rounds, medians reported: load from elsewhere falls on both alike.
     for (let round = 0; round < 3; round++) {
       for (const socket of Object.keys(samples)) {
-        const args = [self, kind, inFlightText, secondsText, 'server'];
-        const options = { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] };
-        child = pinnable
-          ? spawn('taskset', ['-c', '0', process.execPath, ...args], options)
-          : fork(args[0], args.slice(1), options);
+        child = launch(self, [kind, inFlightText, secondsText, 'server'], {
+          cpu: canPin() ? 0 : undefined,
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        });
         const { address } = await new Promise((resolve) => child.once('message', resolve));
         samples[socket].push(await measure(address, socket === 'pooled'));
         child.send('exit');
@@ -138,7 +138,6 @@ if (role === 'server') {
   } finally {
     child?.kill();
   }
-  const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
   const results = Object.entries(samples).map(([socket, runs]) => ({
     transport: kind,
     inFlight,

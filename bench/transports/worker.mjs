@@ -8,32 +8,13 @@
 //           { type: 'stop' }, then wait for the calls in flight, close and report 'stopped'.
 import { performance } from 'node:perf_hooks';
 import { isDeepStrictEqual } from 'node:util';
+import { cpuMicros, fail, send, serveOrchestrator } from '../lib/worker.mjs';
 import { CONTENDERS } from './contenders/index.mjs';
 import { loopbackViolations } from './sockets.mjs';
 
 const [role, name] = process.argv.slice(2);
 
-function send(message) {
-  return new Promise((resolve) => {
-    if (!process.connected) resolve();
-    else process.send(message, () => resolve());
-  });
-}
-
-async function fail(error) {
-  await send({ type: 'error', message: String(error?.stack ?? error) });
-  process.exit(1);
-}
-
-process.on('uncaughtException', fail);
-process.on('unhandledRejection', fail);
-// The orchestrator is gone (killed, Ctrl-C): so is this process.
-process.on('disconnect', () => process.exit(1));
-
-function cpuMicros() {
-  const { user, system } = process.cpuUsage();
-  return user + system;
-}
+serveOrchestrator();
 
 /** The request of a scenario: `{ name }` carrying a string of `size` characters (else "John"). */
 function requestOf(size) {
