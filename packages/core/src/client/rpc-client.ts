@@ -146,7 +146,7 @@ export class RpcClient implements Client {
     const contentType = options.contentType ?? this.#contentType;
     const codec = this.#options.codecs.require(contentType);
     // Encoded on the first attempt that needs bytes: a local call needs none.
-    let body: Uint8Array | undefined;
+    let outgoing: Outgoing | undefined;
     const parent = options.context;
     let deadline = Date.now() + (options.timeout ?? this.#requestTimeout);
     if (parent?.deadline !== undefined && parent.deadline < deadline) deadline = parent.deadline;
@@ -165,19 +165,13 @@ export class RpcClient implements Client {
         node = next();
         const attemptTimeout = Math.min(options.attemptTimeout ?? remaining, remaining);
         const local = this.#local ? localServers.get(node.address) : undefined;
-        if (!local && !body) body = codec.marshal(request.body);
+        if (!local && !outgoing) {
+          const body = codec.marshal(request.body);
+          outgoing = { request, contentType, codec, metadata, body, signal };
+        }
         const response = local
           ? await this.#attemptLocal(local, request, metadata, attemptTimeout, signal)
-          : await this.#attempt(
-              node,
-              request,
-              contentType,
-              metadata,
-              body!,
-              codec,
-              attemptTimeout,
-              signal,
-            );
+          : await this.#attempt(node, outgoing!, attemptTimeout);
         if (!options.address) this.#options.selector.mark(service, node);
         return response;
       } catch (error) {
@@ -284,16 +278,7 @@ export class RpcClient implements Client {
    * conversation that turns out closed (the server restarted or stopped since)
    * is replaced by a fresh dial at once: nothing reached a handler.
    */
-  async #attempt(
-    node: Node,
-    request: ClientRequest,
-    contentType: string,
-    metadata: Header | undefined,
-    body: Uint8Array,
-    codec: Codec,
-    attemptTimeout: number,
-    signal: AbortSignal | undefined,
-  ): Promise<unknown> {
+  async #attempt(node: Node, outgoing: Outgoing, attemptTimeout: number): Promise<unknown> {
     const started = Date.now();
     // First a pooled conversation if there is one, then (or else) a fresh dial
     for (let pooled = this.#pool.take(node.address); ; pooled = undefined) {
@@ -301,21 +286,10 @@ export class RpcClient implements Client {
         pooled ??
         (await this.#options.transport.dial(node.address, {
           timeout: Math.min(this.#dialTimeout, attemptTimeout - (Date.now() - started)),
-          signal,
+          signal: outgoing.signal,
         }));
       try {
-        return await this.#exchange(
-          socket,
-          node,
-          request,
-          contentType,
-          metadata,
-          body,
-          codec,
-          attemptTimeout,
-          started,
-          signal,
-        );
+        return await this.#exchange(socket, node, outgoing, attemptTimeout, started);
       } catch (error) {
         if (!(error instanceof StaleConversation)) throw error;
         if (pooled === undefined) throw error.cause;
@@ -332,15 +306,11 @@ export class RpcClient implements Client {
   async #exchange(
     socket: Socket,
     node: Node,
-    request: ClientRequest,
-    contentType: string,
-    metadata: Header | undefined,
-    body: Uint8Array,
-    codec: Codec,
+    outgoing: Outgoing,
     attemptTimeout: number,
     started: number,
-    signal: AbortSignal | undefined,
   ): Promise<unknown> {
+    const { request, contentType, codec, metadata, body, signal } = outgoing;
     const budget = Math.max(1, attemptTimeout - (Date.now() - started));
     // A fresh literal per attempt: cheap, and a server still reading an earlier
     // attempt's header never sees it change.
@@ -551,6 +521,16 @@ class StaleConversation extends Error {
   constructor(override readonly cause: MicroError) {
     super(cause.message);
   }
+}
+
+/** What every network attempt of one call sends: encoded once, on the first. */
+interface Outgoing {
+  readonly request: ClientRequest;
+  readonly contentType: string;
+  readonly codec: Codec;
+  readonly metadata: Header | undefined;
+  readonly body: Uint8Array;
+  readonly signal: AbortSignal | undefined;
 }
 
 /** A go-micro error from `Micro-Error`; an unstructured one becomes a 500. */
