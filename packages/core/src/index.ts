@@ -120,7 +120,7 @@ export {
   type WatchOptions,
 } from './registry/registry.js';
 export { mergeByVersion, normalizeService } from './registry/util.js';
-export { QueueWatcher } from './registry/watcher.js';
+export { DEFAULT_MAX_UNREAD_EVENTS, QueueWatcher } from './registry/watcher.js';
 export { filterEndpoint, filterLabel, filterVersion } from './selector/filters.js';
 export { random } from './selector/random.js';
 export {
