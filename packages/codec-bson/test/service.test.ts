@@ -1,12 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  createService,
-  isMicroError,
-  type Message,
-  type MicroService,
-  parseError,
-  silentLogger,
-} from '@micro/core';
+import { createService, isMicroError, type MicroService, silentLogger } from '@micro/core';
 import { randomName } from '@micro/testing';
 import { Decimal128, Long, ObjectId } from 'bson';
 import { bsonCodec } from '../src/index.js';
@@ -63,24 +56,6 @@ describe('bson through a Service (in-process transport and registry)', () => {
     await service.stop();
   });
 
-  async function exchange(header: Record<string, string>, body: Uint8Array): Promise<Message> {
-    const socket = await service.transport.dial(service.server.address);
-    try {
-      await socket.send({
-        header: {
-          'Micro-Id': '1',
-          'Micro-Service': name,
-          'Micro-Endpoint': 'Orders.Store',
-          ...header,
-        },
-        body,
-      });
-      return await socket.recv();
-    } finally {
-      await socket.close();
-    }
-  }
-
   it('round-trips BSON types and binary values through a call made in application/bson', async () => {
     const reply = await service.client.call<Order & { types: Record<string, boolean> }>(
       name,
@@ -114,40 +89,6 @@ describe('bson through a Service (in-process transport and registry)', () => {
       },
     );
     expect(ids).toEqual(['order-0', 'order-1', 'order-2']);
-  });
-
-  it('answers in application/bson', async () => {
-    const reply = await exchange({ 'Content-Type': 'application/bson' }, bsonCodec.marshal(order));
-    expect(reply.header['Micro-Error']).toBeUndefined();
-    expect(reply.header['Content-Type']).toBe('application/bson');
-    const body = bsonCodec.unmarshal(reply.body) as Order;
-    expect(body.id).toBeInstanceOf(ObjectId);
-  });
-
-  it('answers 400 to an undecodable bson body, and keeps serving', async () => {
-    const valid = bsonCodec.marshal(order);
-    for (const body of [
-      Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x00, 0x13, 0x37, 0xc1, 0x80, 0x22]),
-      valid.subarray(0, valid.byteLength - 10),
-      Buffer.concat([valid, Buffer.from([0x00])]),
-    ]) {
-      const reply = await exchange({ 'Content-Type': 'application/bson' }, body);
-      const error = parseError(reply.header['Micro-Error'] ?? '');
-      expect(error.code).toBe(400);
-      expect(error.detail).toMatch(/cannot decode application\/bson body: bson: malformed body/);
-    }
-    const after = await service.client.call<Order>(name, 'Orders.Store', order, {
-      contentType: 'application/bson',
-    });
-    expect(after.id.toHexString()).toBe('65537100aabbccddeeff0011');
-  });
-
-  it('answers 415 to an unsupported content type, naming the supported ones', async () => {
-    const reply = await exchange({ 'Content-Type': 'application/msgpack' }, Buffer.from([0x80]));
-    const error = parseError(reply.header['Micro-Error'] ?? '');
-    expect(error.code).toBe(415);
-    expect(error.detail).toContain('application/bson');
-    expect(error.detail).toContain('application/json');
   });
 
   it('answers 500 when the handler returns what BSON cannot encode, and keeps serving', async () => {

@@ -1,5 +1,15 @@
-import { describe, expect, it } from '@jest/globals';
-import { type Codec, isMicroError } from '@micro/core';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  type Codec,
+  createService,
+  type Header,
+  isMicroError,
+  type Message,
+  type MicroService,
+  parseError,
+  silentLogger,
+} from '@micro/core';
+import { randomName } from './helpers.js';
 
 /** What a codec can represent beyond JSON's data model. */
 export interface CodecCapabilities {
@@ -17,9 +27,16 @@ function expectCodecError(error: unknown, code: number): void {
   }
 }
 
+/** Bytes that start like text but break every format's framing. */
+const GARBAGE = Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x00, 0x13, 0x37, 0xc1, 0x80, 0x22]);
+
 /**
  * The contract of a {@link Codec}: values a service would send survive a
  * round-trip, and malformed input is a codec error (400), never a crash or garbage.
+ * Then the same codec in a Service: the server answers in the request's content
+ * type (aliases included), an undecodable body is a 400 carrying the codec's
+ * error, an unsupported content type a 415 naming the supported ones, and the
+ * service keeps serving.
  *
  * @param name shown in the suite title
  * @param factory creates the codec under test
@@ -140,15 +157,97 @@ export function codecConformance(
     });
 
     it('throws a 400 codec error for random garbage', () => {
-      // Bytes that start like text but break every format's framing.
-      const garbage = Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x00, 0x13, 0x37, 0xc1, 0x80, 0x22]);
       let caught: unknown;
       try {
-        codec.unmarshal(garbage);
+        codec.unmarshal(GARBAGE);
       } catch (error) {
         caught = error;
       }
       expectCodecError(caught, 400);
+    });
+  });
+
+  describe(`Codec conformance: ${name} through a Service (in-process)`, () => {
+    const codec = factory();
+    const contentTypes = [codec.contentType, ...(codec.aliases ?? [])];
+    const serviceName = randomName('codec');
+    const request = { name: 'John', tags: ['a', 'b'], nested: { n: 42 } };
+    let service: MicroService;
+
+    beforeAll(async () => {
+      service = await createService({ name: serviceName, codecs: [codec], logger: silentLogger });
+      service.handle({ Call: async (value: unknown) => value }, { name: 'Echo' });
+      await service.start();
+    });
+
+    afterAll(async () => {
+      await service.stop();
+    });
+
+    /** Sends one raw request to the server and returns its reply. */
+    async function exchange(contentType: string, body: Uint8Array): Promise<Message> {
+      const socket = await service.transport.dial(service.server.address);
+      try {
+        const header: Header = {
+          'Micro-Id': '1',
+          'Micro-Service': serviceName,
+          'Micro-Endpoint': 'Echo.Call',
+          'Content-Type': contentType,
+        };
+        await socket.send({ header, body });
+        return await socket.recv();
+      } finally {
+        await socket.close();
+      }
+    }
+
+    const call = (contentType: string) =>
+      service.client.call(serviceName, 'Echo.Call', request, { contentType });
+
+    it('carries a call made in its content type', async () => {
+      expect(await call(codec.contentType)).toEqual(request);
+    });
+
+    it('answers in the content type of the request, aliases included', async () => {
+      for (const contentType of contentTypes) {
+        const reply = await exchange(contentType, codec.marshal(request));
+        expect(reply.header['Micro-Error']).toBeUndefined();
+        expect(reply.header['Content-Type']).toBe(contentType);
+        expect(codec.unmarshal(reply.body)).toEqual(request);
+      }
+    });
+
+    it("answers 400 with the codec's error to an undecodable body, and keeps serving", async () => {
+      const valid = codec.marshal(request);
+      for (const body of [
+        GARBAGE,
+        valid.subarray(0, Math.floor(valid.byteLength / 2)),
+        Buffer.concat([valid, valid]),
+      ]) {
+        let codecError: unknown;
+        try {
+          codec.unmarshal(body);
+        } catch (error) {
+          codecError = error;
+        }
+        expect(isMicroError(codecError)).toBe(true);
+        const reply = await exchange(codec.contentType, body);
+        const error = parseError(reply.header['Micro-Error'] ?? '');
+        expect(error.code).toBe(400);
+        expect(error.detail).toContain(`cannot decode ${codec.contentType} body: `);
+        if (isMicroError(codecError)) expect(error.detail).toContain(codecError.detail);
+      }
+      expect(await call(codec.contentType)).toEqual(request);
+    });
+
+    it('answers 415 to an unsupported content type, naming the supported ones', async () => {
+      const reply = await exchange('application/x-unsupported', Buffer.from('<a/>'));
+      const error = parseError(reply.header['Micro-Error'] ?? '');
+      expect(error.code).toBe(415);
+      for (const type of [...contentTypes, 'application/json']) {
+        expect(error.detail).toContain(type);
+      }
+      expect(await call(codec.contentType)).toEqual(request);
     });
   });
 }
