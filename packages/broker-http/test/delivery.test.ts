@@ -9,9 +9,9 @@ import {
   silentLogger,
   unavailable,
 } from '@micro/core';
-import { randomName, rejection, waitFor, within } from '@micro/testing';
+import { randomName, recordingLogger, rejection, waitFor, within } from '@micro/testing';
 import { createHttpBroker, SERVICE_NAME } from '../src/index.js';
-import { brokerMaker, deadAddress, inbox, recordingLogger, registerNode } from './helpers.js';
+import { brokerMaker, deadAddress, inbox, registerNode } from './helpers.js';
 
 const body = (text: string) => Buffer.from(text);
 const code = (error: unknown) => (isMicroError(error) ? error.code : error);

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { createMemoryRegistry, isMicroError, type Registry, silentLogger } from '@micro/core';
-import { randomName, rejection } from '@micro/testing';
+import { randomName, recordingLogger, rejection } from '@micro/testing';
 import { extractHost, parseListenAddress } from '../src/address.js';
 import {
   BROKER_REGISTER_INTERVAL,
@@ -14,7 +14,7 @@ import {
   type HttpBrokerOptions,
   SERVICE_NAME,
 } from '../src/index.js';
-import { certs, recordingLogger } from './helpers.js';
+import { certs } from './helpers.js';
 
 const code = (error: unknown) => (isMicroError(error) ? error.code : error);
 const thrown = (make: () => unknown): unknown => {

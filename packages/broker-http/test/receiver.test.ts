@@ -4,10 +4,10 @@ import http from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createMemoryRegistry, encodeEnvelope, MicroError } from '@micro/core';
-import { randomName, waitFor, within } from '@micro/testing';
+import { randomName, recordingLogger, waitFor, within } from '@micro/testing';
 import { createHttpBroker, type HttpBroker, type HttpSubscription } from '../src/index.js';
 import { queryEscape } from '../src/wire.js';
-import { inbox, rawRequest, recordingLogger } from './helpers.js';
+import { inbox, rawRequest } from './helpers.js';
 
 const LIMIT = 4096;
 

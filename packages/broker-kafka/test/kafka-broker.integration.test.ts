@@ -6,13 +6,13 @@ import {
   brokerConformance,
   describeWithServer,
   randomName,
+  recordingLogger,
   rejection,
   waitFor,
   within,
 } from '@micro/testing';
 import kafkajs, { type Admin, type Consumer, type Producer } from 'kafkajs';
 import { createKafkaBroker, type KafkaBroker, type KafkaBrokerOptions } from '../src/index.js';
-import { recordingLogger } from './helpers.js';
 
 const { Kafka, logLevel } = kafkajs;
 

@@ -4,12 +4,12 @@ import {
   controlServer,
   describeWithServer,
   randomName,
+  recordingLogger,
   rejection,
   waitFor,
   within,
 } from '@micro/testing';
 import { createKafkaBroker, type KafkaBroker, type KafkaBrokerOptions } from '../src/index.js';
-import { recordingLogger } from './helpers.js';
 
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString('utf8');
 

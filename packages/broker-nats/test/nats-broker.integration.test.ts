@@ -5,13 +5,13 @@ import {
   controlServer,
   describeWithServer,
   randomName,
+  recordingLogger,
   rejection,
   waitFor,
   within,
 } from '@micro/testing';
 import { connect, type NatsConnection } from 'nats';
 import { createNatsBroker, type NatsBroker, type NatsBrokerOptions } from '../src/index.js';
-import { recordingLogger } from './log.js';
 
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString('utf8');
 

@@ -2,9 +2,8 @@ import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { isMicroError } from '@micro/core';
-import { rejection, within } from '@micro/testing';
+import { recordingLogger, rejection, within } from '@micro/testing';
 import { createNatsBroker, NatsBroker } from '../src/index.js';
-import { recordingLogger } from './log.js';
 
 /** A port with nothing listening on it. */
 async function closedPort(): Promise<number> {

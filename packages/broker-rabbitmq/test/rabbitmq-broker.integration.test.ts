@@ -1,33 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { type Event, isMicroError, type Logger, sleep } from '@micro/core';
+import { type Event, isMicroError, sleep } from '@micro/core';
 import {
   brokerConformance,
   controlServer,
   describeWithServer,
   randomName,
+  recordingLogger,
   rejection,
   waitFor,
   within,
 } from '@micro/testing';
 import * as amqp from 'amqplib';
 import { createRabbitMQBroker, type RabbitMQBroker, type RabbitMQEvent } from '../src/index.js';
-
-interface LogLine {
-  level: keyof Logger;
-  message: string;
-  fields: Readonly<Record<string, unknown>> | undefined;
-}
-
-/** A logger that keeps what it is told, so tests can check what an operator would see. */
-function recordingLogger(): Logger & { lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const at =
-    (level: keyof Logger) =>
-    (message: string, fields?: Readonly<Record<string, unknown>>): void => {
-      lines.push({ level, message, fields });
-    };
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
 
 const text = (event: Event) => Buffer.from(event.message.body).toString('utf8');
 

@@ -1,7 +1,6 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import {
   isMicroError,
-  type LogFields,
   type Logger,
   type Service,
   silentLogger,
@@ -10,22 +9,13 @@ import {
 import {
   describeWithServer,
   randomName,
+  recordingLogger,
   registryConformance,
   waitFor,
   within,
 } from '@micro/testing';
 import { Etcd3 } from 'etcd3';
 import { createEtcdRegistry, type EtcdRegistry } from '../src/index.js';
-
-function recordingLogger(): Logger & {
-  lines: { level: string; message: string; fields?: LogFields }[];
-} {
-  const lines: { level: string; message: string; fields?: LogFields }[] = [];
-  const log = (level: string) => (message: string, fields?: LogFields) => {
-    lines.push({ level, message, ...(fields ? { fields } : {}) });
-  };
-  return { lines, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
-}
 
 describeWithServer('EtcdRegistry', ['MICRO_TEST_ETCD_ADDRESS'], (env) => {
   const address = env.MICRO_TEST_ETCD_ADDRESS;

@@ -11,6 +11,7 @@ export {
   waitFor,
   within,
 } from './helpers.js';
+export { type LogLine, type RecordingLogger, recordingLogger } from './logger.js';
 export type { TransportModule } from './process/probe.js';
 export { type RegistryCapabilities, registryConformance } from './registry.js';
 export { type RpcConformanceOptions, rpcConformance } from './rpc.js';

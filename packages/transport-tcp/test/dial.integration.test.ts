@@ -3,17 +3,9 @@ import * as net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { isMicroError, type MicroError, silentLogger, timeout } from '@micro/core';
-import { rejection, waitFor, within } from '@micro/testing';
+import { recordingLogger, rejection, waitFor, within } from '@micro/testing';
 import { createTcpTransport, type TcpTransport } from '../src/index.js';
-import {
-  call,
-  echo,
-  mutualTlsOptions,
-  pem,
-  recordingLogger,
-  resettingProxy,
-  tlsOptions,
-} from './helpers.js';
+import { call, echo, mutualTlsOptions, pem, resettingProxy, tlsOptions } from './helpers.js';
 
 const asMicro = (error: unknown): MicroError => {
   if (!isMicroError(error)) throw new Error(`not a MicroError: ${String(error)}`);

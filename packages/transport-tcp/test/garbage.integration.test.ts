@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type Listener, parseError, silentLogger } from '@micro/core';
-import { within } from '@micro/testing';
+import { recordingLogger, within } from '@micro/testing';
 import { createTcpTransport, type TcpTransport } from '../src/index.js';
 import {
   call,
@@ -9,7 +9,6 @@ import {
   headerBlock,
   parseFrames,
   rawClient,
-  recordingLogger,
   settings,
   TYPE,
 } from './helpers.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
-import type { LogFields, Logger, Message, Socket, Transport } from '@micro/core';
+import type { Message, Socket, Transport } from '@micro/core';
 import type { TcpTlsOptions } from '../src/index.js';
 
 const fixture = (name: string) => readFileSync(join(__dirname, 'fixtures', name));
@@ -35,17 +35,6 @@ export const mutualTlsOptions: TcpTlsOptions = {
   },
   client: { ca: pem.ca, key: pem.clientKey, cert: pem.clientCert },
 };
-
-/** A logger that keeps what it is told, for asserting warnings. */
-export function recordingLogger(): Logger & {
-  lines: { level: string; message: string; fields?: LogFields }[];
-} {
-  const lines: { level: string; message: string; fields?: LogFields }[] = [];
-  const log = (level: string) => (message: string, fields?: LogFields) => {
-    lines.push({ level, message, fields });
-  };
-  return { lines, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
-}
 
 export const text = (message: Message) => Buffer.from(message.body).toString('utf8');
 export const msg = (body: string, header: Record<string, string> = {}): Message => ({
