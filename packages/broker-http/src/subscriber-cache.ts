@@ -5,15 +5,13 @@ import {
   type Logger,
   normalizeService,
   type Registry,
+  RetryingWatch,
   type Service,
   unavailable,
   type WatchEvent,
-  type Watcher,
 } from '@micro/core';
 import { SERVICE_NAME } from './wire.js';
 
-const WATCH_RETRY_MIN = 1_000;
-const WATCH_RETRY_MAX = 30_000;
 /** While the watch is down, the list is fetched again at least this often. */
 const UNWATCHED_TTL = 5_000;
 
@@ -52,10 +50,7 @@ export class SubscriberCache {
   #loading: Promise<Service[]> | undefined;
   /** Events seen while a fetch is in flight, replayed onto its result. */
   #buffered: WatchEvent[] | undefined;
-  #watcher: Watcher | undefined;
-  #watching: Promise<void> | undefined;
-  #retryTimer: NodeJS.Timeout | undefined;
-  #retryDelay = WATCH_RETRY_MIN;
+  readonly #watch: RetryingWatch;
   #closed = false;
 
   /**
@@ -67,6 +62,20 @@ export class SubscriberCache {
     this.#registry = registry;
     this.#ttl = ttl;
     this.#logger = logger;
+    this.#watch = new RetryingWatch(registry, {
+      service: SERVICE_NAME,
+      onEvent: (event) => {
+        if (event.service.name !== SERVICE_NAME) return;
+        this.#buffered?.push(event);
+        if (this.#entry) this.#entry.services = apply(this.#entry.services, event);
+      },
+      // Changes may have been missed: fetch afresh on the next publish.
+      onGap: () => {
+        this.#entry = undefined;
+      },
+      logger,
+      name: 'http broker',
+    });
   }
 
   /**
@@ -79,7 +88,7 @@ export class SubscriberCache {
     }
     const entry = this.#entry;
     if (!entry) return this.#load();
-    const ttl = this.#watcher ? this.#ttl : Math.min(this.#ttl, UNWATCHED_TTL);
+    const ttl = this.#watch.active ? this.#ttl : Math.min(this.#ttl, UNWATCHED_TTL);
     if (Date.now() - entry.fetchedAt > ttl && !this.#loading) {
       this.#load().catch((error: unknown) => {
         if (this.#entry === entry) entry.fetchedAt = Date.now();
@@ -104,14 +113,13 @@ export class SubscriberCache {
   /** Stops the watch. */
   close(): void {
     this.#closed = true;
-    clearTimeout(this.#retryTimer);
-    this.#watcher?.stop();
+    this.#watch.stop();
     this.#entry = undefined;
   }
 
   #load(): Promise<Service[]> {
     this.#loading ??= (async () => {
-      await this.#ensureWatch();
+      await this.#watch.start();
       const buffered: WatchEvent[] = [];
       this.#buffered = buffered;
       try {
@@ -139,56 +147,5 @@ export class SubscriberCache {
         error,
       );
     }
-  }
-
-  #ensureWatch(): Promise<void> {
-    this.#watching ??= this.#registry.watch({ service: SERVICE_NAME }).then(
-      (watcher) => {
-        if (this.#closed) {
-          watcher.stop();
-          return;
-        }
-        this.#watcher = watcher;
-        this.#retryDelay = WATCH_RETRY_MIN;
-        void this.#consume(watcher);
-      },
-      (error: unknown) => {
-        // Serve from fetches alone (refreshed every few seconds) and watch again later.
-        this.#logger.warn('http broker: registry watch failed', { error: errorMessage(error) });
-        this.#rewatch();
-      },
-    );
-    return this.#watching;
-  }
-
-  async #consume(watcher: Watcher): Promise<void> {
-    try {
-      for await (const event of watcher) {
-        if (event.service.name !== SERVICE_NAME) continue;
-        this.#buffered?.push(event);
-        if (this.#entry) this.#entry.services = apply(this.#entry.services, event);
-      }
-    } catch (error) {
-      if (this.#closed) return;
-      this.#logger.warn('http broker: registry watch ended; watching again', {
-        error: errorMessage(error),
-      });
-    }
-    if (this.#closed) return;
-    this.#watcher = undefined;
-    // Changes may have been missed: fetch afresh on the next publish.
-    this.#entry = undefined;
-    this.#rewatch();
-  }
-
-  #rewatch(): void {
-    if (this.#closed) return;
-    const delay = this.#retryDelay;
-    this.#retryDelay = Math.min(delay * 2, WATCH_RETRY_MAX);
-    this.#retryTimer = setTimeout(() => {
-      this.#watching = undefined;
-      void this.#ensureWatch();
-    }, delay);
-    this.#retryTimer.unref();
   }
 }

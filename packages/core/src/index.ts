@@ -119,6 +119,7 @@ export {
   type Watcher,
   type WatchOptions,
 } from './registry/registry.js';
+export { RetryingWatch, type RetryingWatchOptions } from './registry/retrying-watch.js';
 export { mergeByVersion, normalizeService } from './registry/util.js';
 export { DEFAULT_MAX_UNREAD_EVENTS, QueueWatcher } from './registry/watcher.js';
 export { filterEndpoint, filterLabel, filterVersion } from './selector/filters.js';

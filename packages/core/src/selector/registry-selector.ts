@@ -1,6 +1,7 @@
 import { ErrorIds, errorMessage, isMicroError, isRetryable, notFound } from '../errors/errors.js';
 import { type Logger, silentLogger } from '../logger/logger.js';
-import type { Node, Registry, Service, WatchEvent, Watcher } from '../registry/registry.js';
+import type { Node, Registry, Service, WatchEvent } from '../registry/registry.js';
+import { RetryingWatch } from '../registry/retrying-watch.js';
 import { normalizeService } from '../registry/util.js';
 import { random } from './random.js';
 import {
@@ -35,9 +36,6 @@ interface CacheEntry {
   refreshing: boolean;
 }
 
-const WATCH_RETRY_MIN = 1_000;
-const WATCH_RETRY_MAX = 30_000;
-
 /**
  * The selector every strategy shares: a per-service cache filled from the registry
  * and kept current by one registry watch (a deregistered node is dropped at
@@ -55,11 +53,8 @@ export class RegistrySelector implements Selector {
   readonly #pending = new Map<string, Promise<CacheEntry>>();
   /** service → node id → time the cool-down ends */
   readonly #failing = new Map<string, Map<string, number>>();
-  #watch: Promise<void> | undefined;
-  #watcher: Watcher | undefined;
+  readonly #watch: RetryingWatch;
   #closed = false;
-  #retryTimer: NodeJS.Timeout | undefined;
-  #retryDelay = WATCH_RETRY_MIN;
 
   /** @param options the registry, strategy, cool-down and cache TTL */
   constructor(options: RegistrySelectorOptions) {
@@ -69,6 +64,13 @@ export class RegistrySelector implements Selector {
     this.#cooldown = options.cooldown ?? DEFAULT_COOLDOWN;
     this.#cacheTtl = options.cacheTtl ?? DEFAULT_CACHE_TTL;
     this.#logger = options.logger ?? silentLogger;
+    this.#watch = new RetryingWatch(this.#registry, {
+      onEvent: (event) => this.#apply(event),
+      // Nodes cached while changes went unseen may be gone: load them afresh.
+      onGap: () => this.#cache.clear(),
+      logger: this.#logger,
+      name: 'selector',
+    });
   }
 
   select(service: string, options?: SelectOptions): Promise<Next> {
@@ -147,8 +149,7 @@ export class RegistrySelector implements Selector {
 
   async close(): Promise<void> {
     this.#closed = true;
-    clearTimeout(this.#retryTimer);
-    this.#watcher?.stop();
+    this.#watch.stop();
     this.#cache.clear();
   }
 
@@ -171,7 +172,7 @@ export class RegistrySelector implements Selector {
     const pending = this.#pending.get(service);
     if (pending) return pending;
     const load = (async () => {
-      await this.#ensureWatch();
+      await this.#watch.start();
       const services = (await this.#registry.getService(service)).map(normalizeService);
       const entry = makeEntry(services);
       if (!this.#closed) this.#cache.set(service, entry);
@@ -208,53 +209,6 @@ export class RegistrySelector implements Selector {
         });
       },
     );
-  }
-
-  #ensureWatch(): Promise<void> {
-    if (!this.#watch) {
-      this.#watch = this.#registry.watch().then(
-        (watcher) => {
-          if (this.#closed) {
-            watcher.stop();
-            return;
-          }
-          this.#watcher = watcher;
-          this.#retryDelay = WATCH_RETRY_MIN;
-          void this.#consume(watcher);
-        },
-        (error: unknown) => {
-          // Serve from getService alone and try the watch again later.
-          this.#logger.warn('selector: registry watch failed', { error: String(error) });
-          this.#scheduleWatch();
-        },
-      );
-    }
-    return this.#watch;
-  }
-
-  async #consume(watcher: Watcher): Promise<void> {
-    try {
-      for await (const event of watcher) this.#apply(event);
-    } catch (error) {
-      if (this.#closed) return;
-      // Events may have been missed: forget the cache and watch again.
-      this.#logger.warn('selector: registry watch ended; restarting', { error: String(error) });
-      this.#cache.clear();
-      this.#scheduleWatch();
-    }
-  }
-
-  /** Watches again after a delay that doubles up to 30 s while the registry keeps failing. */
-  #scheduleWatch(): void {
-    if (this.#closed) return;
-    const delay = this.#retryDelay;
-    this.#retryDelay = Math.min(delay * 2, WATCH_RETRY_MAX);
-    this.#retryTimer = setTimeout(() => {
-      this.#watch = undefined;
-      this.#cache.clear();
-      void this.#ensureWatch();
-    }, delay);
-    this.#retryTimer.unref();
   }
 
   #apply({ action, service }: WatchEvent): void {
