@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { Codecs, isMicroError, type MicroError } from '@micro/core';
-import { codecConformance } from '@micro/testing';
+import { Codecs } from '@micro/core';
+import { codecConformance, thrownMicroError } from '@micro/testing';
 import {
   Binary,
   BSONRegExp,
@@ -25,16 +25,6 @@ import {
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const bytes = (text: string) => Buffer.from(text.replace(/\s+/g, ''), 'hex');
 const roundTrip = (value: unknown, codec = bsonCodec) => codec.unmarshal(codec.marshal(value));
-
-function codecFailure(run: () => unknown): MicroError {
-  try {
-    run();
-  } catch (error) {
-    if (isMicroError(error)) return error;
-    throw new Error(`expected a MicroError, got ${String(error)}`);
-  }
-  throw new Error('expected a codec error, got none');
-}
 
 codecConformance('bson', () => createBsonCodec(), { binary: true, dates: true });
 
@@ -229,17 +219,17 @@ describe('BsonCodec BSON types', () => {
 
 describe('BsonCodec values it cannot encode (500)', () => {
   it('refuses a bigint outside int64, naming the field', () => {
-    const error = codecFailure(() => bsonCodec.marshal({ order: { ids: [1n, 2n ** 63n] } }));
+    const error = thrownMicroError(() => bsonCodec.marshal({ order: { ids: [1n, 2n ** 63n] } }));
     expect(error.code).toBe(500);
     expect(error.id).toBe('go.micro.codec');
     expect(error.detail).toBe(
       "bson: cannot encode value: order.ids.1: bigint 9223372036854775808 is outside BSON's int64 range",
     );
-    expect(codecFailure(() => bsonCodec.marshal(-(2n ** 63n) - 1n)).code).toBe(500);
+    expect(thrownMicroError(() => bsonCodec.marshal(-(2n ** 63n) - 1n)).code).toBe(500);
   });
 
   it('refuses an invalid Date instead of writing 1970-01-01', () => {
-    const error = codecFailure(() => bsonCodec.marshal({ when: new Date(Number.NaN) }));
+    const error = thrownMicroError(() => bsonCodec.marshal({ when: new Date(Number.NaN) }));
     expect(error.code).toBe(500);
     expect(error.detail).toMatch(/when: invalid Date/);
   });
@@ -247,14 +237,14 @@ describe('BsonCodec values it cannot encode (500)', () => {
   it('refuses a cyclic structure', () => {
     const cyclic: Record<string, unknown> = { name: 'loop' };
     cyclic.self = cyclic;
-    const error = codecFailure(() => bsonCodec.marshal(cyclic));
+    const error = thrownMicroError(() => bsonCodec.marshal(cyclic));
     expect(error.code).toBe(500);
     expect(error.detail).toMatch(/circular/);
   });
 
   it('refuses a document over 16 MiB with a message that says so', () => {
     expect(BSON_MAX_DOCUMENT_SIZE).toBe(16 * 1024 * 1024);
-    const error = codecFailure(() => bsonCodec.marshal({ blob: 'x'.repeat(16 * 1024 * 1024) }));
+    const error = thrownMicroError(() => bsonCodec.marshal({ blob: 'x'.repeat(16 * 1024 * 1024) }));
     expect(error.code).toBe(500);
     expect(error.detail).toBe(
       'bson: cannot encode value: the document is larger than the BSON limit of 16777216 bytes (16 MiB)',
@@ -262,18 +252,18 @@ describe('BsonCodec values it cannot encode (500)', () => {
   });
 
   it('refuses a document over 17 MiB, which bson alone would silently truncate', () => {
-    const error = codecFailure(() => bsonCodec.marshal({ blob: 'x'.repeat(20 * 1024 * 1024) }));
+    const error = thrownMicroError(() => bsonCodec.marshal({ blob: 'x'.repeat(20 * 1024 * 1024) }));
     expect(error.code).toBe(500);
     expect(error.detail).toMatch(/larger than the BSON limit/);
   });
 
   it('honours a smaller maxDocumentSize on both sides', () => {
     const codec = createBsonCodec({ maxDocumentSize: 1024 });
-    expect(codecFailure(() => codec.marshal({ blob: 'x'.repeat(2048) })).detail).toMatch(
+    expect(thrownMicroError(() => codec.marshal({ blob: 'x'.repeat(2048) })).detail).toMatch(
       /larger than the BSON limit of 1024 bytes/,
     );
     const big = bsonCodec.marshal({ blob: 'x'.repeat(2048) });
-    expect(codecFailure(() => codec.unmarshal(big)).code).toBe(400);
+    expect(thrownMicroError(() => codec.unmarshal(big)).code).toBe(400);
     expect(roundTrip({ small: 'x' }, codec)).toEqual({ small: 'x' });
   });
 
@@ -287,28 +277,32 @@ describe('BsonCodec strict framing (400)', () => {
   const valid = bsonCodec.marshal({ name: 'John', tags: ['a', 'b'], data: new Uint8Array(8) });
 
   it('refuses trailing bytes after the document', () => {
-    const error = codecFailure(() => bsonCodec.unmarshal(Buffer.concat([valid, Buffer.from([0])])));
+    const error = thrownMicroError(() =>
+      bsonCodec.unmarshal(Buffer.concat([valid, Buffer.from([0])])),
+    );
     expect(error.code).toBe(400);
     expect(error.detail).toMatch(/^bson: malformed body: /);
   });
 
   it('refuses two documents back to back (one body is one document)', () => {
     const two = Buffer.concat([valid, bsonCodec.marshal({ b: 2 })]);
-    expect(codecFailure(() => bsonCodec.unmarshal(two)).code).toBe(400);
+    expect(thrownMicroError(() => bsonCodec.unmarshal(two)).code).toBe(400);
   });
 
   it('refuses the body cut at every length', () => {
     for (let length = 1; length < valid.byteLength; length++) {
-      expect(codecFailure(() => bsonCodec.unmarshal(valid.subarray(0, length))).code).toBe(400);
+      expect(thrownMicroError(() => bsonCodec.unmarshal(valid.subarray(0, length))).code).toBe(400);
     }
   });
 
   it('refuses an unknown element type and invalid UTF-8', () => {
     const badType = Buffer.from(bsonCodec.marshal({ a: 1 }));
     badType[4] = 0x99;
-    expect(codecFailure(() => bsonCodec.unmarshal(badType)).detail).toMatch(/unknown BSON type/);
+    expect(thrownMicroError(() => bsonCodec.unmarshal(badType)).detail).toMatch(
+      /unknown BSON type/,
+    );
     const badText = Buffer.from(bsonCodec.marshal({ s: 'ab' }));
     badText[badText.length - 3] = 0xff;
-    expect(codecFailure(() => bsonCodec.unmarshal(badText)).detail).toMatch(/UTF-8/);
+    expect(thrownMicroError(() => bsonCodec.unmarshal(badText)).detail).toMatch(/UTF-8/);
   });
 });

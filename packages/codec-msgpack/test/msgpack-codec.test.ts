@@ -1,20 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import { Codecs, isMicroError, type MicroError } from '@micro/core';
-import { codecConformance } from '@micro/testing';
+import { Codecs } from '@micro/core';
+import { codecConformance, thrownMicroError } from '@micro/testing';
 import { createMsgpackCodec, MsgpackCodec, msgpackCodec } from '../src/index.js';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const bytes = (text: string) => Buffer.from(text.replace(/\s+/g, ''), 'hex');
-
-function codecFailure(run: () => unknown): MicroError {
-  try {
-    run();
-  } catch (error) {
-    if (isMicroError(error)) return error;
-    throw new Error(`expected a MicroError, got ${String(error)}`);
-  }
-  throw new Error('expected a codec error, got none');
-}
 
 codecConformance('msgpack', () => createMsgpackCodec(), { binary: true, dates: true });
 
@@ -100,7 +90,7 @@ describe('MsgpackCodec undefined and bigint', () => {
   });
 
   it('refuses a bigint outside 64 bits with a 500', () => {
-    const error = codecFailure(() => msgpackCodec.marshal({ id: 2n ** 64n }));
+    const error = thrownMicroError(() => msgpackCodec.marshal({ id: 2n ** 64n }));
     expect(error.code).toBe(500);
     expect(error.id).toBe('go.micro.codec');
     expect(error.detail).toMatch(/^msgpack: cannot encode value: .*too large/);
@@ -136,7 +126,7 @@ describe('MsgpackCodec values it cannot encode (500)', () => {
     ['a symbol', { tag: Symbol('x') }, /symbol/],
     ['an invalid Date', { when: new Date(Number.NaN) }, /invalid Date/],
   ])('refuses %s', (_what, value, detail) => {
-    const error = codecFailure(() => msgpackCodec.marshal(value));
+    const error = thrownMicroError(() => msgpackCodec.marshal(value));
     expect(error.code).toBe(500);
     expect(error.detail).toMatch(detail);
   });
@@ -144,7 +134,7 @@ describe('MsgpackCodec values it cannot encode (500)', () => {
   it('refuses a cyclic structure with a 500 and keeps encoding correctly afterwards', () => {
     const cyclic: Record<string, unknown> = { name: 'loop' };
     cyclic.self = cyclic;
-    const error = codecFailure(() => msgpackCodec.marshal(cyclic));
+    const error = thrownMicroError(() => msgpackCodec.marshal(cyclic));
     expect(error.code).toBe(500);
     expect(error.detail).toMatch(/nested or cyclic/);
     expect(hex(msgpackCodec.marshal({ a: 1 }))).toBe('81a16101');
@@ -160,7 +150,7 @@ describe('MsgpackCodec strict framing (400)', () => {
   it('refuses trailing bytes after one value', () => {
     for (const trailer of [[0x00], [0xc0], [0x81, 0xa1, 0x61, 0x01]]) {
       const padded = Buffer.concat([valid, Buffer.from(trailer)]);
-      const error = codecFailure(() => msgpackCodec.unmarshal(padded));
+      const error = thrownMicroError(() => msgpackCodec.unmarshal(padded));
       expect(error.code).toBe(400);
       expect(error.id).toBe('go.micro.codec');
       expect(error.detail).toMatch(/trailing byte/);
@@ -169,7 +159,7 @@ describe('MsgpackCodec strict framing (400)', () => {
 
   it('refuses the body cut at every length', () => {
     for (let length = 1; length < valid.byteLength; length++) {
-      const error = codecFailure(() => msgpackCodec.unmarshal(valid.subarray(0, length)));
+      const error = thrownMicroError(() => msgpackCodec.unmarshal(valid.subarray(0, length)));
       expect(error.code).toBe(400);
       expect(error.detail).toMatch(/truncated/);
     }
@@ -177,7 +167,7 @@ describe('MsgpackCodec strict framing (400)', () => {
 
   it('refuses the reserved byte 0xc1, at the top and nested', () => {
     for (const body of ['c1', '91c1', '81a161c1', '82a16101c1c0']) {
-      const error = codecFailure(() => msgpackCodec.unmarshal(bytes(body)));
+      const error = thrownMicroError(() => msgpackCodec.unmarshal(bytes(body)));
       expect(error.code).toBe(400);
       expect(error.detail).toMatch(/0xc1/);
     }
@@ -186,12 +176,12 @@ describe('MsgpackCodec strict framing (400)', () => {
   it('refuses at once a container that claims more items than the body holds', () => {
     // array 32 of 4 294 967 295 items in 5 bytes; map 32 likewise.
     for (const body of ['ddffffffff', 'dfffffffff', 'dc0010c0']) {
-      expect(codecFailure(() => msgpackCodec.unmarshal(bytes(body))).code).toBe(400);
+      expect(thrownMicroError(() => msgpackCodec.unmarshal(bytes(body))).code).toBe(400);
     }
   });
 
   it('refuses an unknown extension type', () => {
-    const error = codecFailure(() => msgpackCodec.unmarshal(bytes('d5 17 0102')));
+    const error = thrownMicroError(() => msgpackCodec.unmarshal(bytes('d5 17 0102')));
     expect(error.code).toBe(400);
     expect(error.detail).toMatch(/extension/i);
   });
@@ -199,7 +189,7 @@ describe('MsgpackCodec strict framing (400)', () => {
   it('answers 400, without crashing, for nesting deeper than the stack', () => {
     const deep = Buffer.alloc(200_001, 0x91);
     deep[200_000] = 0xc0;
-    const error = codecFailure(() => msgpackCodec.unmarshal(deep));
+    const error = thrownMicroError(() => msgpackCodec.unmarshal(deep));
     expect(error.code).toBe(400);
     expect(msgpackCodec.unmarshal(msgpackCodec.marshal({ ok: true }))).toEqual({ ok: true });
   });
@@ -261,8 +251,8 @@ describe('MsgpackCodec options', () => {
     expect(codec.unmarshal(encoded)).toEqual(value);
     // msgpackr still refuses padded and truncated bodies then.
     const padded = Buffer.concat([encoded, Buffer.from([0x01])]);
-    expect(codecFailure(() => codec.unmarshal(padded)).code).toBe(400);
-    expect(codecFailure(() => codec.unmarshal(encoded.subarray(0, 6))).code).toBe(400);
+    expect(thrownMicroError(() => codec.unmarshal(padded)).code).toBe(400);
+    expect(thrownMicroError(() => codec.unmarshal(encoded.subarray(0, 6))).code).toBe(400);
   });
 
   it('writes Sets as arrays by default and as msgpackr Sets with moreTypes', () => {

@@ -3,13 +3,13 @@ import {
   type Codec,
   createService,
   type Header,
-  isMicroError,
   type Message,
+  type MicroError,
   type MicroService,
   parseError,
   silentLogger,
 } from '@micro/core';
-import { randomName } from './helpers.js';
+import { randomName, thrownMicroError } from './helpers.js';
 
 /** What a codec can represent beyond JSON's data model. */
 export interface CodecCapabilities {
@@ -19,12 +19,9 @@ export interface CodecCapabilities {
   dates?: boolean;
 }
 
-function expectCodecError(error: unknown, code: number): void {
-  expect(isMicroError(error)).toBe(true);
-  if (isMicroError(error)) {
-    expect(error.id).toBe('go.micro.codec');
-    expect(error.code).toBe(code);
-  }
+function expectCodecError(error: MicroError, code: number): void {
+  expect(error.id).toBe('go.micro.codec');
+  expect(error.code).toBe(code);
 }
 
 /** Bytes that start like text but break every format's framing. */
@@ -135,35 +132,26 @@ export function codecConformance(
     it('throws a 400 codec error for truncated input', () => {
       const encoded = codec.marshal({ nested: { list: [1, 2, 3], text: 'abcdefghijklmnop' } });
       const truncated = encoded.subarray(0, Math.floor(encoded.byteLength / 2));
-      let caught: unknown;
-      try {
-        codec.unmarshal(truncated);
-      } catch (error) {
-        caught = error;
-      }
-      expectCodecError(caught, 400);
+      expectCodecError(
+        thrownMicroError(() => codec.unmarshal(truncated)),
+        400,
+      );
     });
 
     it('throws a 400 codec error for bytes trailing a complete value', () => {
       const encoded = codec.marshal({ complete: true });
       const doubled = Buffer.concat([encoded, encoded]);
-      let caught: unknown;
-      try {
-        codec.unmarshal(doubled);
-      } catch (error) {
-        caught = error;
-      }
-      expectCodecError(caught, 400);
+      expectCodecError(
+        thrownMicroError(() => codec.unmarshal(doubled)),
+        400,
+      );
     });
 
     it('throws a 400 codec error for random garbage', () => {
-      let caught: unknown;
-      try {
-        codec.unmarshal(GARBAGE);
-      } catch (error) {
-        caught = error;
-      }
-      expectCodecError(caught, 400);
+      expectCodecError(
+        thrownMicroError(() => codec.unmarshal(GARBAGE)),
+        400,
+      );
     });
   });
 
@@ -224,18 +212,12 @@ export function codecConformance(
         valid.subarray(0, Math.floor(valid.byteLength / 2)),
         Buffer.concat([valid, valid]),
       ]) {
-        let codecError: unknown;
-        try {
-          codec.unmarshal(body);
-        } catch (error) {
-          codecError = error;
-        }
-        expect(isMicroError(codecError)).toBe(true);
+        const codecError = thrownMicroError(() => codec.unmarshal(body));
         const reply = await exchange(codec.contentType, body);
         const error = parseError(reply.header['Micro-Error'] ?? '');
         expect(error.code).toBe(400);
         expect(error.detail).toContain(`cannot decode ${codec.contentType} body: `);
-        if (isMicroError(codecError)) expect(error.detail).toContain(codecError.detail);
+        expect(error.detail).toContain(codecError.detail);
       }
       expect(await call(codec.contentType)).toEqual(request);
     });

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from '@jest/globals';
-import { errorMessage } from '@micro/core';
+import { errorMessage, isMicroError, type MicroError } from '@micro/core';
 
 /**
  * A name no other test uses, so suites can share one real server.
@@ -77,6 +77,21 @@ export async function rejection(promise: Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new Error('expected the promise to reject, but it resolved');
+}
+
+/**
+ * Runs a function expected to throw a {@link MicroError} and returns it: the
+ * synchronous sibling of {@link rejection}, for codecs and option checks.
+ * @throws Error when `run` returns, or throws something else
+ */
+export function thrownMicroError(run: () => unknown): MicroError {
+  try {
+    run();
+  } catch (error) {
+    if (isMicroError(error)) return error;
+    throw new Error(`expected a MicroError, got ${String(error)}`);
+  }
+  throw new Error('expected a MicroError, but nothing was thrown');
 }
 
 const REQUIRE = 'MICRO_TEST_REQUIRE_SERVICES';

@@ -7,6 +7,7 @@ export {
   describeWithServer,
   randomName,
   rejection,
+  thrownMicroError,
   type WaitOptions,
   waitFor,
   within,
