@@ -189,6 +189,7 @@ export {
   type ListenOptions,
   type Message,
   type Socket,
+  setHeaderEntry,
   type Transport,
   type TransportOptions,
 } from './transport/transport.js';

@@ -1,10 +1,12 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import {
   DEFAULT_MAX_MESSAGE_SIZE,
+  type Header,
   isMicroError,
   type Listener,
   type Message,
   type Socket,
+  setHeaderEntry,
   type Transport,
 } from '@micro/core';
 import { rejection, waitFor, within } from './helpers.js';
@@ -116,6 +118,20 @@ export function transportConformance(
         expect(text(reply)).toBe(`message ${i}`);
         expect(reply.header).toEqual({ ...header, Seq: String(i), Echo: 'yes' });
       }
+      await socket.close();
+    });
+
+    it('carries a header named __proto__ as a plain entry, both ways', async () => {
+      const { listener } = await server();
+      const socket = await (await make()).dial(listener.address);
+      const header: Header = {};
+      setHeaderEntry(header, '__proto__', 'from a peer');
+      header.Other = 'o';
+      await socket.send({ header, body: new Uint8Array(0) });
+      const reply = await socket.recv();
+      expect(Object.getPrototypeOf(reply.header)).toBe(Object.prototype);
+      expect(Object.getOwnPropertyDescriptor(reply.header, '__proto__')?.value).toBe('from a peer');
+      expect(reply.header.Other).toBe('o');
       await socket.close();
     });
 

@@ -4,7 +4,7 @@
  * written by hand: two fields do not need a reflection-based protobuf library, and
  * this sits on the hot path of every message.
  */
-import type { Header, Message } from '@micro/core';
+import { type Header, type Message, setHeaderEntry } from '@micro/core';
 
 /** Field 1 (`header`), wire type 2; also the key field inside a map entry. */
 const TAG_FIELD_1 = 0x0a;
@@ -172,20 +172,6 @@ class Reader {
   }
 }
 
-function setHeader(header: Header, key: string, value: string): void {
-  // A peer may send any key; `__proto__` must land as a plain property.
-  if (key === '__proto__') {
-    Object.defineProperty(header, key, {
-      value,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  } else {
-    header[key] = value;
-  }
-}
-
 function decodeEntry(reader: Reader, end: number, header: Header): void {
   const buffer = reader.buffer;
   let key = '';
@@ -205,7 +191,7 @@ function decodeEntry(reader: Reader, end: number, header: Header): void {
     }
   }
   if (reader.offset !== end) throw new MessageDecodeError('map entry overruns its length');
-  setHeader(header, key, value);
+  setHeaderEntry(header, key, value);
 }
 
 /**

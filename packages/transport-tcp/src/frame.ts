@@ -10,7 +10,7 @@
  * occupies `4 + length` bytes and `length >= 10`.
  */
 import { isUtf8 } from 'node:buffer';
-import type { Header } from '@micro/core';
+import { type Header, setHeaderEntry } from '@micro/core';
 
 /** Bytes before the header block: length, stream id, type, flags, header block length. */
 export const PREFIX_SIZE = 14;
@@ -386,16 +386,7 @@ export function decodeHeaderBlock(buffer: Buffer, start: number, length: number)
     if (at > end) throw new ProtocolError('header entry overruns the header block');
     const key = decodeString(buffer, keyStart, valueStart);
     const value = decodeString(buffer, valueStart, at);
-    if (key === '__proto__') {
-      Object.defineProperty(header, key, {
-        value,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    } else {
-      header[key] = value;
-    }
+    setHeaderEntry(header, key, value);
   }
   if (at !== end)
     throw new ProtocolError('header entries do not add up to the header block length');

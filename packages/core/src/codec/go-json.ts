@@ -17,6 +17,7 @@
  *   JSON type.
  */
 import type { MicroError } from '../errors/errors.js';
+import { setHeaderEntry } from '../transport/transport.js';
 import { codecError } from './codec.js';
 
 /** A JSON value as `JSON.parse` returns it, before its shape is checked. */
@@ -192,20 +193,6 @@ function wellFormed(text: string): string {
   return SURROGATE.test(text) ? text.replace(LONE_SURROGATE, '\ufffd') : text;
 }
 
-/** Sets a key even when it is `__proto__`, which plain assignment would swallow. */
-function setKey(target: Record<string, string>, key: string, value: string): void {
-  if (key === '__proto__') {
-    Object.defineProperty(target, key, {
-      value,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  } else {
-    target[key] = value;
-  }
-}
-
 /** ASCII letters fold to upper case; ſ (U+017F) and K (U+212A) fold with s and k, as in Go. */
 function foldUnit(code: number): number {
   if (code >= 0x61 && code <= 0x7a) return code - 0x20;
@@ -293,7 +280,7 @@ export function decodeGoStringMap(json: unknown, what: string): Record<string, s
     if (value !== null && typeof value !== 'string') {
       throw goJsonError(`${member(what, key)} is not a string (got ${jsonKind(value)})`);
     }
-    setKey(map, wellFormed(key), value === null ? '' : wellFormed(value));
+    setHeaderEntry(map, wellFormed(key), value === null ? '' : wellFormed(value));
   }
   return map;
 }

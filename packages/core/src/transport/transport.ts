@@ -8,6 +8,26 @@ import type { Logger } from '../logger/logger.js';
 /** Message headers: go-micro's `map[string]string`, matched case-insensitively by readers. */
 export type Header = Record<string, string>;
 
+/**
+ * Sets one header entry read from the network. A peer may send any key, and plain
+ * assignment would turn `__proto__` into the object's prototype instead of an entry.
+ * @param header the header being decoded
+ * @param key the entry's name, as received
+ * @param value the entry's value
+ */
+export function setHeaderEntry(header: Header, key: string, value: string): void {
+  if (key === '__proto__') {
+    Object.defineProperty(header, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else {
+    header[key] = value;
+  }
+}
+
 /** One transport message. */
 export interface Message {
   header: Header;
