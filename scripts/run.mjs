@@ -88,6 +88,18 @@ function servicesUp() {
   });
 }
 
+/**
+ * The Go toolchain, for the tests that build a Go go-micro peer (MICRO_TEST_GO);
+ * looked up as scripts/services looks it up to build Consul.
+ */
+function goToolchain() {
+  for (const go of ['go', '/usr/local/go/bin/go']) {
+    if (spawnSync(go, ['version'], { stdio: 'ignore' }).status === 0) return { MICRO_TEST_GO: go };
+  }
+  log('Go is not installed: the Go interop tests will skip');
+  return {};
+}
+
 function servicesDown() {
   const script = join(root, 'scripts/services');
   if (!existsSync(script)) return;
@@ -107,7 +119,7 @@ async function test() {
   try {
     await install();
     await build();
-    const env = { ...process.env, ...(await servers) };
+    const env = { ...goToolchain(), ...process.env, ...(await servers) };
     log('lint, type-check, unit and integration tests');
     await runPnpm(
       [

@@ -121,7 +121,7 @@ export function describeWithServer<V extends string>(
     describe(title, () => body(env as Record<V, string>));
     return;
   }
-  const reason = `${title}: needs ${missing.join(', ')} (run scripts/services up and export what it prints)`;
+  const reason = `${title}: needs ${missing.join(', ')} (npm test sets it; by hand see docs/testing.md: scripts/services up prints the server variables)`;
   if (process.env[REQUIRE] === '1') {
     describe(title, () => {
       it('has its server', () => {

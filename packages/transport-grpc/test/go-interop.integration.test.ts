@@ -1,7 +1,7 @@
 // Interop with Go: test/go-peer is a Go peer of go-micro's gRPC transport built
-// with grpc-go and protobuf-go. It needs the Go toolchain and the Go module
-// proxy (to fetch grpc-go the first time), so it runs only with
-// MICRO_TEST_GO_INTEROP=1.
+// with grpc-go and protobuf-go. It needs the Go toolchain, named by MICRO_TEST_GO
+// (`npm test` sets it when Go is installed, as Consul's build needs Go too), and
+// the Go module proxy to fetch grpc-go the first time.
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,15 +16,8 @@ import {
   type Socket,
   silentLogger,
 } from '@micro/core';
-import { rejection, waitFor, within } from '@micro/testing';
+import { describeWithServer, rejection, waitFor, within } from '@micro/testing';
 import { createGrpcTransport, type GrpcTransport } from '../src/index.js';
-
-const enabled = process.env.MICRO_TEST_GO_INTEROP === '1';
-if (!enabled) {
-  process.stderr.write(
-    'skipped: Go interop tests need MICRO_TEST_GO_INTEROP=1 and the go toolchain\n',
-  );
-}
 
 const code = (error: unknown) => (isMicroError(error) ? error.code : error);
 
@@ -38,7 +31,7 @@ const HEADER = {
 };
 const BODY = Buffer.from([0, 1, 2, 127, 128, 255]);
 
-(enabled ? describe : describe.skip)('interop with a Go peer (grpc-go, protobuf-go)', () => {
+describeWithServer('interop with a Go peer (grpc-go, protobuf-go)', ['MICRO_TEST_GO'], (env) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'micro-go-peer-'));
   const binary = path.join(dir, 'go-peer');
   const children: ChildProcessWithoutNullStreams[] = [];
@@ -52,7 +45,7 @@ const BODY = Buffer.from([0, 1, 2, 127, 128, 255]);
   beforeAll(async () => {
     await new Promise<void>((resolve, reject) =>
       execFile(
-        'go',
+        env.MICRO_TEST_GO,
         ['build', '-o', binary, '.'],
         { cwd: path.join(__dirname, 'go-peer'), timeout: 240_000 },
         (error, _stdout, stderr) => (error ? reject(new Error(`go build: ${stderr}`)) : resolve()),
