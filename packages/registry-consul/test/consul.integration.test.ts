@@ -83,7 +83,16 @@ describeWithServer(
     registryConformance(
       'consul',
       () => createConsulRegistry({ address, logger: silentLogger, watchWait: 10_000 }),
-      { ttl: true, minTtl: 1_000, serviceMetadata: false },
+      {
+        ttl: true,
+        minTtl: 1_000,
+        serviceMetadata: false,
+        process: {
+          module: join(__dirname, '../dist/index.js'),
+          factory: 'createConsulRegistry',
+          options: { address, watchWait: 10_000 },
+        },
+      },
     );
 
     describe("go-micro's layout in the agent", () => {

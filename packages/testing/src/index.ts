@@ -13,6 +13,7 @@ export {
   within,
 } from './helpers.js';
 export { type LogLine, type RecordingLogger, recordingLogger } from './logger.js';
+export type { PluginModule } from './process/plugin.js';
 export type { TransportModule } from './process/probe.js';
 export { type RegistryCapabilities, registryConformance } from './registry.js';
 export { type RpcConformanceOptions, rpcConformance } from './rpc.js';

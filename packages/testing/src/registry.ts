@@ -8,6 +8,8 @@ import {
   type Watcher,
 } from '@micro/core';
 import { randomName, rejection, waitFor, within } from './helpers.js';
+import { startChild } from './process/child.js';
+import type { PluginModule } from './process/plugin.js';
 
 /** What a registry backend supports, and how quickly. */
 export interface RegistryCapabilities {
@@ -35,6 +37,18 @@ export interface RegistryCapabilities {
    * @default true
    */
   serviceMetadata?: boolean;
+  /**
+   * Runs the killed-process case (needs `ttl`): a child process builds the registry
+   * from this built plugin entry, registers a node and renews it every 500 ms, and
+   * is killed with SIGKILL; its node must go once its TTL has passed, not before.
+   */
+  process?: PluginModule;
+  /**
+   * How long after its TTL a record that is no longer renewed may take to go, in
+   * milliseconds (etcd revokes expired leases in passes).
+   * @default 1000
+   */
+  expiryLag?: number;
 }
 
 function service(name: string, version: string, ...nodeIds: string[]): Service {
@@ -383,6 +397,59 @@ export function registryConformance(
             await new Promise((resolve) => setTimeout(resolve, minTtl / 4));
             await registry.register(svc, { ttl: minTtl });
             expect(await nodesOf(registry, svc.name)).toEqual([svc.nodes[0]!.id]);
+          }
+        },
+        testTimeout,
+      );
+    }
+
+    const spec = capabilities.process;
+    if (capabilities.ttl && spec) {
+      it(
+        'drops the node of a process killed with SIGKILL once its TTL passes',
+        async () => {
+          const ttl = Math.max(minTtl, 2_000);
+          const interval = 500;
+          const reader = await client();
+          const svc = service(randomName('killed'), 'v1', 'child');
+          const id = svc.nodes[0]!.id;
+          const child = await startChild(
+            'register.js',
+            {
+              MICRO_TEST_REGISTRY: JSON.stringify(spec),
+              MICRO_TEST_REGISTER: JSON.stringify({ service: svc, ttl, interval }),
+            },
+            'the registering process',
+          );
+          const watcher = await reader.watch({ service: svc.name });
+          try {
+            await eventually('the child node', async () =>
+              (await nodesOf(reader, svc.name)).includes(id),
+            );
+            // Not a synchronisation: renewed, the node outlives its TTL.
+            await new Promise((resolve) => setTimeout(resolve, ttl * 1.5));
+            expect(await nodesOf(reader, svc.name)).toEqual([id]);
+
+            const killedAt = Date.now();
+            child.process.kill('SIGKILL');
+            await child.exited;
+            const deleted = (async () => {
+              while (true) {
+                const event = await watcher.next();
+                if (event.action === 'delete' && event.service.nodes.some((n) => n.id === id)) {
+                  return;
+                }
+              }
+            })();
+            const lag = capabilities.expiryLag ?? 1_000;
+            await within(deleted, ttl + lag, 'a delete event for the node');
+            const after = Date.now() - killedAt;
+            // Renewed at most one interval before the kill: gone by expiry, not sooner.
+            expect(after).toBeGreaterThanOrEqual(ttl - interval - 100);
+            expect(await nodesOf(reader, svc.name)).toEqual([]);
+          } finally {
+            watcher.stop();
+            child.process.kill('SIGKILL');
           }
         },
         testTimeout,

@@ -1,6 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   type Client,
@@ -10,6 +8,7 @@ import {
   type Transport,
 } from '@micro/core';
 import { rejection, waitFor, within } from './helpers.js';
+import { startChild } from './process/child.js';
 import type { TransportModule } from './process/probe.js';
 
 /** How {@link rpcConformance} runs the two processes. */
@@ -27,41 +26,12 @@ interface Child {
   exited: Promise<number | null>;
 }
 
-/** The built probe entry of this package, found the way an app would find it. */
-function probeEntry(): string {
-  const require = createRequire(join(process.cwd(), 'index.js'));
-  return join(dirname(require.resolve('@micro/testing/package.json')), 'dist/process/main.js');
-}
-
-async function startChild(server: TransportModule, address?: string): Promise<Child> {
-  const child = spawn(process.execPath, [probeEntry()], {
-    env: {
-      ...process.env,
-      MICRO_TEST_TRANSPORT: JSON.stringify(server),
-      ...(address ? { MICRO_TEST_ADDRESS: address } : {}),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => resolve(code)),
-  );
-  const ready = new Promise<{ address: string; pid: number }>((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const line = out.split('\n')[0];
-      if (out.includes('\n') && line) resolve(JSON.parse(line));
-    });
-    void exited.then((code) =>
-      reject(new Error(`probe exited with ${code} before it was ready: ${stderr}`)),
-    );
-  });
-  const info = await within(ready, 20_000, 'the probe process to start');
-  return { process: child, exited, ...info };
+/** The probe service in a child process, serving over `server`. */
+async function startProbe(server: TransportModule, address?: string): Promise<Child> {
+  const env: Record<string, string> = { MICRO_TEST_TRANSPORT: JSON.stringify(server) };
+  if (address) env.MICRO_TEST_ADDRESS = address;
+  const child = await startChild<{ address: string; pid: number }>('main.js', env, 'the probe');
+  return { process: child.process, exited: child.exited, ...child.ready };
 }
 
 function code(error: unknown): number | undefined {
@@ -87,7 +57,7 @@ export function rpcConformance(name: string, options: RpcConformanceOptions): vo
       client.call<T>('probe', endpoint, body, { address: child.address, ...extra });
 
     beforeAll(async () => {
-      child = await startChild(options.server);
+      child = await startProbe(options.server);
       transport = options.client();
       client = createClient({ transport, registry: createMemoryRegistry() });
     }, 30_000);
@@ -178,7 +148,7 @@ export function rpcConformance(name: string, options: RpcConformanceOptions): vo
     }, 30_000);
 
     it('fails calls promptly with 503 when the peer dies, and reconnects when it is back', async () => {
-      child = await startChild(options.server);
+      child = await startProbe(options.server);
       await call('Probe.Echo', {});
       const pending = call('Probe.Slow', { ms: 10_000 }, { retries: 0 });
       await waitFor(
@@ -191,7 +161,7 @@ export function rpcConformance(name: string, options: RpcConformanceOptions): vo
       expect(Date.now() - started).toBeLessThan(3_000);
       await child.exited;
       const address = child.address;
-      child = await startChild(options.server, address);
+      child = await startProbe(options.server, address);
       expect(child.address).toBe(address);
       const reply = await call<{ pid: number }>('Probe.Echo', {});
       expect(reply.pid).toBe(child.pid);

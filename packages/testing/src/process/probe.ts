@@ -8,16 +8,10 @@ import {
   stream,
   type Transport,
 } from '@micro/core';
+import { loadFactory, type PluginModule } from './plugin.js';
 
-/** How the child process builds the transport under test. */
-export interface TransportModule {
-  /** An absolute path or file URL of the plugin's built entry. */
-  module: string;
-  /** The factory export, e.g. `createTcpTransport`. */
-  factory: string;
-  /** JSON options passed to the factory. */
-  options?: Record<string, unknown>;
-}
+/** How the child process builds the transport under test (see {@link PluginModule}). */
+export type TransportModule = PluginModule;
 
 /** What the probe's handlers remember, for the parent to ask about. */
 const observed: { aborts: string[]; running: number } = { aborts: [], running: 0 };
@@ -73,11 +67,7 @@ export class Probe {
  */
 export async function main(): Promise<void> {
   const spec = JSON.parse(process.env.MICRO_TEST_TRANSPORT ?? '{}') as TransportModule;
-  const { pathToFileURL } = await import('node:url');
-  const url = spec.module.startsWith('file:') ? spec.module : pathToFileURL(spec.module).href;
-  const plugin = (await import(url)) as Record<string, (options: unknown) => Transport>;
-  const factory = plugin[spec.factory];
-  if (!factory) throw new Error(`${spec.module} has no export ${spec.factory}`);
+  const factory = await loadFactory<Transport>(spec);
   const service = await createService({
     name: 'probe',
     transport: factory(spec.options ?? {}),
